@@ -1,0 +1,1 @@
+//! The gluers experiment engine.
