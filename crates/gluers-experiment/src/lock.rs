@@ -1,0 +1,74 @@
+//! One engine command at a time per repository.
+//!
+//! The lock is an advisory exclusive lock (flock) on `.git/gluers/lock`,
+//! taken without waiting. The operating system drops it when the engine
+//! exits, even on `kill -9`, and it is not inherited by child processes
+//! (the file is opened close-on-exec).
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::{ExperimentError, Result};
+use crate::fsutil;
+
+/// The held repository lock; released on drop.
+#[derive(Debug)]
+pub(crate) struct EngineLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl EngineLock {
+    /// Takes the lock at `path`, failing at once if another command holds it.
+    pub fn acquire(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            fsutil::ensure_dir(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| ExperimentError::io("open the lock file", path, e))?;
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => Ok(Self {
+                _file: file,
+                path: path.to_path_buf(),
+            }),
+            Err(fs4::TryLockError::WouldBlock) => Err(ExperimentError::Locked {
+                path: path.to_path_buf(),
+            }),
+            Err(fs4::TryLockError::Error(e)) => Err(ExperimentError::io("lock", path, e)),
+        }
+    }
+
+    /// Whether another process holds the lock right now (without keeping it).
+    pub fn is_held_elsewhere(path: &Path) -> bool {
+        match Self::acquire(path) {
+            Ok(_) => false,
+            Err(ExperimentError::Locked { .. }) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// The lock file.
+    #[allow(dead_code)]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_fails_until_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gluers/lock");
+        let first = EngineLock::acquire(&p).unwrap();
+        assert!(matches!(EngineLock::acquire(&p), Err(ExperimentError::Locked { .. })));
+        drop(first);
+        assert!(EngineLock::acquire(&p).is_ok());
+    }
+}

@@ -1,0 +1,188 @@
+//! `dag LABEL --compare`: a table of metrics across run folders.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::error::{GluersError, Result};
+use crate::metrics::{python_float, Metrics, METRICS_FILE};
+use crate::run_folder::resolve_retry;
+use crate::run_record::{RunRecord, RUN_RECORD_FILE};
+use crate::settings::Settings;
+use crate::storage::{StorageBackend, StorageError};
+
+/// Output formats of `--compare`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    /// Gluepy's table: `run_folder<TAB>key...`, `N/A` for a missing key.
+    #[default]
+    Tsv,
+    /// A JSON array of `{"run_folder", "metrics"}` objects.
+    Json,
+}
+
+/// One row of the comparison.
+struct Row {
+    folder: String,
+    metrics: Option<Metrics>,
+}
+
+/// Compares the metrics of `folders`, or of every run of `dag_label`
+/// (oldest first) when `folders` is empty.
+pub fn compare(
+    backend: &dyn StorageBackend,
+    settings: &Settings,
+    project_dir: &Path,
+    dag_label: &str,
+    folders: &[String],
+    format: CompareFormat,
+) -> Result<String> {
+    let rows = if folders.is_empty() {
+        discover(backend, dag_label)?
+    } else {
+        let keys = folders
+            .iter()
+            .map(|f| {
+                resolve_retry(f, &settings.storage_root, project_dir)
+                    .map(|key| (f.clone(), key))
+                    .map_err(|e| GluersError::Usage(e.to_string().replacen("--retry", "--compare", 1)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        read_rows(backend, keys)?
+    };
+    Ok(match format {
+        CompareFormat::Tsv => render_tsv(&rows),
+        CompareFormat::Json => render_json(&rows),
+    })
+}
+
+/// Reads `metrics.json` of each `(shown, key)` folder; on many folders the
+/// reads are split over the available cores.
+fn read_rows(backend: &dyn StorageBackend, folders: Vec<(String, String)>) -> Result<Vec<Row>> {
+    let read_one = |(shown, key): (String, String)| -> Result<Row> {
+        match backend.read(&format!("{key}/{METRICS_FILE}")) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let metrics = Metrics::from_json(&text).map_err(|e| {
+                    GluersError::Other(format!("{}: {e}", backend.display(&format!("{key}/{METRICS_FILE}"))))
+                })?;
+                Ok(Row { folder: shown, metrics: Some(metrics) })
+            }
+            Err(StorageError::NotFound { .. }) => Ok(Row { folder: shown, metrics: None }),
+            Err(e) => Err(e.into()),
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if folders.len() < 512 || threads < 2 {
+        return folders.into_iter().map(read_one).collect();
+    }
+    let chunk = folders.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<(String, String)>> = Vec::new();
+    let mut rest = folders;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.min(rest.len()));
+        chunks.push(rest);
+        rest = tail;
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(read_one).collect::<Result<Vec<Row>>>()))
+            .collect();
+        let mut rows = Vec::new();
+        for h in handles {
+            rows.extend(h.join().expect("compare reader does not panic")?);
+        }
+        Ok(rows)
+    })
+}
+
+/// Every run folder of `dag_label` under `runs/`, oldest first.
+fn discover(backend: &dyn StorageBackend, dag_label: &str) -> Result<Vec<Row>> {
+    let ls = |path: &str| -> Result<Vec<String>> {
+        match backend.ls(path) {
+            Ok(v) => Ok(v),
+            Err(StorageError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    };
+    let numeric = |names: Vec<String>| -> Vec<(u32, String)> {
+        let mut v: Vec<(u32, String)> = names
+            .into_iter()
+            .filter_map(|n| n.parse::<u32>().ok().map(|k| (k, n)))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut found = Vec::new();
+    for (_, year) in numeric(ls("runs")?) {
+        for (_, month) in numeric(ls(&format!("runs/{year}"))?) {
+            for (_, day) in numeric(ls(&format!("runs/{year}/{month}"))?) {
+                let day_path = format!("runs/{year}/{month}/{day}");
+                let mut runs = Vec::new();
+                for id in ls(&day_path)? {
+                    let folder = format!("{day_path}/{id}");
+                    let Ok(bytes) = backend.read(&format!("{folder}/{RUN_RECORD_FILE}")) else {
+                        continue;
+                    };
+                    let Ok(record) = serde_json::from_slice::<RunRecord>(&bytes) else {
+                        continue;
+                    };
+                    if record.dag == dag_label {
+                        runs.push((record.started_at, folder));
+                    }
+                }
+                runs.sort();
+                found.extend(runs.into_iter().map(|(_, f)| (f.clone(), f)));
+            }
+        }
+    }
+    read_rows(backend, found)
+}
+
+fn render_tsv(rows: &[Row]) -> String {
+    let mut keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.metrics.as_ref())
+        .flat_map(|m| m.iter().map(|(k, _)| k))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    out.push_str("run_folder");
+    for k in &keys {
+        out.push('\t');
+        out.push_str(k);
+    }
+    out.push('\n');
+    for row in rows {
+        out.push_str(&row.folder);
+        for k in &keys {
+            out.push('\t');
+            match row.metrics.as_ref().and_then(|m| m.get(k)) {
+                Some(v) => out.push_str(&python_float(v)),
+                None => out.push_str("N/A"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn render_json(rows: &[Row]) -> String {
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let metrics: serde_json::Map<String, serde_json::Value> = r
+                .metrics
+                .iter()
+                .flat_map(|m| m.iter())
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            json!({ "run_folder": r.folder, "metrics": metrics })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&list).expect("json serialises");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,152 @@
+//! The run context: the merged configuration a run sees, with typed access.
+//!
+//! Built from every `*.yaml` in the config folder (deep-merged in file-name
+//! order), then each `--patch` (YAML on the storage), then each
+//! `--local-patch` (YAML on disk), then the protected key
+//! `gluers: {run_id, run_folder, created_at}`. The result is written to
+//! `<run_folder>/context.yaml` by the bootstrap task, and `--retry` reloads it.
+
+mod load;
+
+pub use load::{deep_merge, load_config_dir, parse_yaml_mapping};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_norway::{Mapping, Value};
+
+use crate::error::{GluersError, Result};
+
+/// The top-level key that gluers owns in every context.
+pub const PROTECTED_KEY: &str = "gluers";
+
+/// The run's identity, stored under the protected `gluers` key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunMeta {
+    /// The run id (a uuid4, or the last segment of a retried folder).
+    pub run_id: String,
+    /// The run folder, as a storage path.
+    pub run_folder: String,
+    /// When the run was first created, ISO 8601 in UTC.
+    pub created_at: String,
+}
+
+/// The resolved configuration of a run.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Always a mapping: the merged values without the protected key.
+    values: Value,
+    meta: RunMeta,
+}
+
+impl Context {
+    /// A context from merged values (without the protected key) and the run's identity.
+    pub fn new(values: Mapping, meta: RunMeta) -> Self {
+        Context {
+            values: Value::Mapping(values),
+            meta,
+        }
+    }
+
+    /// The run's identity.
+    pub fn meta(&self) -> &RunMeta {
+        &self.meta
+    }
+
+    /// Reads the value at a dotted `path` (`"forecast"`, `"forecast.model"`)
+    /// into `T`; an empty path reads the whole context.
+    ///
+    /// ```
+    /// # use gluers::context::{Context, RunMeta};
+    /// #[derive(serde::Deserialize)]
+    /// struct Forecast { season_length: usize }
+    ///
+    /// let values = serde_norway::from_str("forecast:\n  season_length: 336\n").unwrap();
+    /// let meta = RunMeta { run_id: "id".into(), run_folder: "runs/id".into(), created_at: "now".into() };
+    /// let ctx = Context::new(values, meta);
+    /// let cfg: Forecast = ctx.get("forecast").unwrap();
+    /// assert_eq!(cfg.season_length, 336);
+    /// ```
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let value = self.lookup(path)?;
+        serde_norway::from_value(value.clone()).map_err(|e| {
+            GluersError::Config(format!(
+                "context key '{path}' does not fit {}: {e}; fix the YAML in the config folder or a patch",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// The raw value at a dotted `path`; an empty path is the whole context.
+    pub fn lookup(&self, path: &str) -> Result<&Value> {
+        let mut current = &self.values;
+        if path.is_empty() {
+            return Ok(current);
+        }
+        let mut walked = String::new();
+        for part in path.split('.') {
+            let Value::Mapping(mapping) = current else {
+                return Err(GluersError::Config(format!(
+                    "context key '{walked}' is not a mapping, so '{path}' does not exist"
+                )));
+            };
+            if !walked.is_empty() {
+                walked.push('.');
+            }
+            walked.push_str(part);
+            current = mapping.get(part).ok_or_else(|| {
+                let known: Vec<&str> = mapping.keys().filter_map(Value::as_str).collect();
+                GluersError::Config(format!(
+                    "context has no key '{walked}' (keys there: {}); add it to a YAML file in the config folder",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ))
+            })?;
+        }
+        Ok(current)
+    }
+
+    /// The context as written to `context.yaml`: the values plus the protected key.
+    pub fn to_yaml(&self) -> String {
+        let mut full = match &self.values {
+            Value::Mapping(m) => m.clone(),
+            _ => Mapping::new(),
+        };
+        full.insert(
+            Value::String(PROTECTED_KEY.to_string()),
+            serde_norway::to_value(&self.meta).expect("run meta serialises"),
+        );
+        serde_norway::to_string(&full).expect("a YAML mapping serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(yaml: &str) -> Context {
+        let meta = RunMeta {
+            run_id: "r".into(),
+            run_folder: "runs/r".into(),
+            created_at: "t".into(),
+        };
+        Context::new(serde_norway::from_str(yaml).unwrap(), meta)
+    }
+
+    #[test]
+    fn dotted_lookup_and_errors_name_the_key() {
+        let c = ctx("a:\n  b:\n    c: 3\n");
+        assert_eq!(c.get::<u32>("a.b.c").unwrap(), 3);
+        let err = c.get::<u32>("a.x").unwrap_err().to_string();
+        assert!(err.contains("'a.x'") && err.contains("keys there: b"), "{err}");
+        let err = c.get::<u32>("a.b.c.d").unwrap_err().to_string();
+        assert!(err.contains("not a mapping"), "{err}");
+        let err = c.get::<String>("a.b").unwrap_err().to_string();
+        assert!(err.contains("'a.b'"), "{err}");
+    }
+
+    #[test]
+    fn yaml_has_the_protected_key_last() {
+        let c = ctx("z: 1\n");
+        let y = c.to_yaml();
+        assert!(y.starts_with("z: 1\ngluers:\n"), "{y}");
+    }
+}

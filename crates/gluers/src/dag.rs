@@ -1,0 +1,131 @@
+//! DAGs: an ordered list of work tasks followed by evaluation tasks.
+
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::task::{EvaluationTask, MetricDoc, Task};
+
+/// The label of the task that starts every run by writing `context.yaml`.
+pub const BOOTSTRAP_LABEL: &str = "bootstrap";
+
+/// A pipeline: work tasks run in order, then evaluation tasks.
+///
+/// ```
+/// use gluers::{Dag, EvaluationTask, RunContext, Task, TaskResult};
+/// # struct Train; impl Task for Train { fn label(&self) -> &str { "train" } fn run(&self, _: &mut RunContext) -> TaskResult { Ok(()) } }
+/// # struct Score; impl EvaluationTask for Score { fn label(&self) -> &str { "score" } fn run(&self, _: &mut RunContext) -> TaskResult { Ok(()) } }
+/// let dag = Dag::new("forecast").task(Train).eval_task(Score);
+/// assert_eq!(dag.label(), "forecast");
+/// ```
+pub struct Dag {
+    label: String,
+    about: Option<String>,
+    tasks: Vec<WorkEntry>,
+    eval_tasks: Vec<EvalEntry>,
+    /// Where `eval_task` was called: the DAG's evaluation wiring, which the
+    /// experiment engine freezes.
+    eval_wiring: Option<&'static Location<'static>>,
+}
+
+/// A registered work task with what the registry knows about it.
+#[derive(Clone)]
+pub(crate) struct WorkEntry {
+    pub(crate) task: Arc<dyn Task>,
+    pub(crate) type_name: &'static str,
+}
+
+/// A registered evaluation task with what the registry knows about it.
+#[derive(Clone)]
+pub(crate) struct EvalEntry {
+    pub(crate) task: Arc<dyn EvaluationTask>,
+    pub(crate) type_name: &'static str,
+}
+
+impl Dag {
+    /// Starts a DAG called `label` (the name `dag LABEL` runs).
+    pub fn new(label: impl Into<String>) -> Self {
+        Dag {
+            label: label.into(),
+            about: None,
+            tasks: Vec::new(),
+            eval_tasks: Vec::new(),
+            eval_wiring: None,
+        }
+    }
+
+    /// A one-line description shown by `list` and `--describe`.
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = Some(about.into());
+        self
+    }
+
+    /// Appends a work task.
+    pub fn task<T: Task>(mut self, task: T) -> Self {
+        self.tasks.push(WorkEntry {
+            task: Arc::new(task),
+            type_name: std::any::type_name::<T>(),
+        });
+        self
+    }
+
+    /// Appends an evaluation task; only [`EvaluationTask`]s are accepted here.
+    #[track_caller]
+    pub fn eval_task<E: EvaluationTask>(mut self, task: E) -> Self {
+        self.eval_wiring = Some(Location::caller());
+        self.eval_tasks.push(EvalEntry {
+            task: Arc::new(task),
+            type_name: std::any::type_name::<E>(),
+        });
+        self
+    }
+
+    /// The DAG's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The DAG's one-line description, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.about.as_deref()
+    }
+
+    /// The labels of the work tasks, in order.
+    pub fn task_labels(&self) -> impl Iterator<Item = &str> {
+        self.tasks.iter().map(|e| e.task.label())
+    }
+
+    /// The labels of the evaluation tasks, in order.
+    pub fn eval_task_labels(&self) -> impl Iterator<Item = &str> {
+        self.eval_tasks.iter().map(|e| e.task.label())
+    }
+
+    /// Whether the DAG has evaluation tasks.
+    pub fn has_eval_tasks(&self) -> bool {
+        !self.eval_tasks.is_empty()
+    }
+
+    pub(crate) fn work_entries(&self) -> &[WorkEntry] {
+        &self.tasks
+    }
+
+    pub(crate) fn eval_entries(&self) -> &[EvalEntry] {
+        &self.eval_tasks
+    }
+
+    pub(crate) fn eval_wiring(&self) -> Option<&'static Location<'static>> {
+        self.eval_wiring
+    }
+
+    /// Every task label with its type, work tasks first.
+    pub(crate) fn labelled_types(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        let work = self.tasks.iter().map(|e| (e.task.label(), e.type_name));
+        let eval = self.eval_tasks.iter().map(|e| (e.task.label(), e.type_name));
+        work.chain(eval)
+    }
+
+    pub(crate) fn metric_docs(&self) -> impl Iterator<Item = (&str, Vec<MetricDoc>)> {
+        self.eval_tasks
+            .iter()
+            .map(|e| (e.task.label(), e.task.metrics()))
+    }
+}

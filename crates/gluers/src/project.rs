@@ -1,0 +1,201 @@
+//! A user project: its DAGs and commands, and the `main` that runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{self, BuiltinCommand, ProjectCli};
+use crate::dag::Dag;
+use crate::error::{GluersError, Result};
+use crate::registry::Registry;
+use crate::runner::open_storage;
+use crate::settings::Settings;
+use crate::storage::Storage;
+
+/// A project's own subcommand, shown in `--help` beside the built-in ones.
+///
+/// ```no_run
+/// use gluers::{Command, CommandContext};
+///
+/// /// Copies a run's model to production/.
+/// #[derive(clap::Args)]
+/// struct Deploy {
+///     /// The run folder whose model to deploy.
+///     run_folder: String,
+/// }
+///
+/// impl Command for Deploy {
+///     const NAME: &'static str = "deploy";
+///     fn run(self, ctx: &CommandContext) -> anyhow::Result<()> {
+///         let from = format!("{}/model.json", self.run_folder);
+///         ctx.storage().cp(&from, "production/model.json")?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Command: clap::Args + 'static {
+    /// The subcommand's name on the command line.
+    const NAME: &'static str;
+    /// Runs the command.
+    fn run(self, ctx: &CommandContext) -> anyhow::Result<()>;
+}
+
+/// What a project command gets: settings and the storage root.
+pub struct CommandContext {
+    settings: Settings,
+    storage: Storage,
+    project_dir: PathBuf,
+}
+
+impl CommandContext {
+    /// The project's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The storage, rooted at the storage root.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The project folder.
+    pub fn project_dir(&self) -> &Path {
+        &self.project_dir
+    }
+}
+
+type Handler = Box<dyn Fn(&clap::ArgMatches, &CommandContext) -> anyhow::Result<()>>;
+
+struct CustomCommand {
+    name: &'static str,
+    augment: fn(clap::Command) -> clap::Command,
+    handler: Handler,
+}
+
+/// A project: what its `main` hands to gluers.
+///
+/// ```no_run
+/// # fn forecast_dag() -> gluers::Dag { gluers::Dag::new("forecast") }
+/// fn main() -> std::process::ExitCode {
+///     gluers::Project::new(env!("CARGO_PKG_NAME"))
+///         .dag(forecast_dag())
+///         .main()
+/// }
+/// ```
+pub struct Project {
+    name: String,
+    dags: Vec<Dag>,
+    commands: Vec<CustomCommand>,
+}
+
+impl Project {
+    /// A project called `name` (usually `env!("CARGO_PKG_NAME")`).
+    pub fn new(name: impl Into<String>) -> Self {
+        Project {
+            name: name.into(),
+            dags: Vec::new(),
+            commands: Vec::new(),
+        }
+    }
+
+    /// Registers a DAG.
+    pub fn dag(mut self, dag: Dag) -> Self {
+        self.dags.push(dag);
+        self
+    }
+
+    /// Registers several DAGs.
+    pub fn dags(mut self, dags: impl IntoIterator<Item = Dag>) -> Self {
+        self.dags.extend(dags);
+        self
+    }
+
+    /// Registers a project command.
+    pub fn command<C: Command>(mut self) -> Self {
+        self.commands.push(CustomCommand {
+            name: C::NAME,
+            augment: |cmd| C::augment_args(cmd),
+            handler: Box::new(|matches, ctx| {
+                let args = C::from_arg_matches(matches).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                args.run(ctx)
+            }),
+        });
+        self
+    }
+
+    /// Parses the process arguments, runs the command, and returns the exit
+    /// code: 0, 1 for a failed run, 2 for a usage error.
+    pub fn main(self) -> ExitCode {
+        self.main_from(std::env::args_os())
+    }
+
+    /// Like [`main`](Self::main) with explicit arguments (the first is the program name).
+    pub fn main_from<I, T>(self, args: I) -> ExitCode
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        match self.dispatch(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                report_error(&e);
+                ExitCode::from(e.exit_code())
+            }
+        }
+    }
+
+    fn dispatch<I, T>(self, args: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = ProjectCli::command().name(self.name.clone()).bin_name(format!("cargo manage"));
+        for custom in &self.commands {
+            if command.find_subcommand(custom.name).is_some() {
+                return Err(GluersError::Registry(format!(
+                    "the project command '{}' has the name of a built-in command: rename it",
+                    custom.name
+                )));
+            }
+            command = command.subcommand((custom.augment)(clap::Command::new(custom.name)));
+        }
+        let matches = command.try_get_matches_from(args).unwrap_or_else(|e| e.exit());
+        let registry = Registry::new(self.dags)?;
+        let project_dir = std::env::current_dir()
+            .map_err(|e| GluersError::Other(format!("cannot read the current folder: {e}")))?;
+        let settings = Settings::load(&project_dir)?;
+        let global = cli::GlobalArgs::from_arg_matches(&matches).map_err(|e| GluersError::Usage(e.to_string()))?;
+        cli::logging::init(&settings.log_level, global.verbose, global.quiet);
+
+        if let Some((name, sub)) = matches.subcommand() {
+            if let Some(custom) = self.commands.iter().find(|c| c.name == name) {
+                let ctx = CommandContext {
+                    storage: Storage::new(open_storage(&settings), ""),
+                    settings,
+                    project_dir,
+                };
+                return (custom.handler)(sub, &ctx)
+                    .map_err(|e| GluersError::Other(format!("{name}: {e:#}")));
+            }
+        }
+        let cli = ProjectCli::from_arg_matches(&matches).map_err(|e| GluersError::Usage(e.to_string()))?;
+        match cli.command {
+            BuiltinCommand::Dag(args) => cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet),
+            BuiltinCommand::List => {
+                print!("{}", crate::describe::list(&registry));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Prints an error as one line on stderr.
+pub fn report_error(e: &GluersError) {
+    let message = e.to_string().replace('\n', " ");
+    eprintln!("error: {message}");
+}
+
+#[allow(dead_code)]
+fn _assert_send(_: Arc<dyn Send>) {}

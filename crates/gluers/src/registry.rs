@@ -1,0 +1,96 @@
+//! The project's registry of DAGs and tasks, checked once at start-up.
+
+use std::collections::HashMap;
+
+use crate::dag::{Dag, BOOTSTRAP_LABEL};
+use crate::error::{GluersError, Result};
+
+/// The DAGs of a project, with labels checked for uniqueness.
+pub struct Registry {
+    dags: Vec<Dag>,
+}
+
+impl Registry {
+    /// Checks `dags` and builds the registry.
+    ///
+    /// Fails when two DAGs share a label, when two different task types share
+    /// a label, when a DAG lists the same task twice, or when a task uses the
+    /// reserved label `bootstrap`. The message names both sides.
+    pub fn new(dags: Vec<Dag>) -> Result<Self> {
+        let mut dag_labels: HashMap<&str, usize> = HashMap::new();
+        let mut task_types: HashMap<&str, (&'static str, &str)> = HashMap::new();
+        for (index, dag) in dags.iter().enumerate() {
+            if dag.label().is_empty() {
+                return Err(GluersError::Registry(format!(
+                    "a DAG has an empty label (DAG number {}): give it a name in Dag::new",
+                    index + 1
+                )));
+            }
+            if let Some(first) = dag_labels.insert(dag.label(), index) {
+                return Err(GluersError::Registry(format!(
+                    "two DAGs are labelled '{}' (registered as DAG number {} and {}): DAG labels must be unique",
+                    dag.label(),
+                    first + 1,
+                    index + 1
+                )));
+            }
+            let mut in_this_dag: HashMap<&str, &'static str> = HashMap::new();
+            for (label, type_name) in dag.labelled_types() {
+                if label == BOOTSTRAP_LABEL {
+                    return Err(GluersError::Registry(format!(
+                        "task {type_name} in DAG '{}' uses the reserved label '{BOOTSTRAP_LABEL}': rename it",
+                        dag.label()
+                    )));
+                }
+                if label.is_empty() {
+                    return Err(GluersError::Registry(format!(
+                        "task {type_name} in DAG '{}' has an empty label: return a name from label()",
+                        dag.label()
+                    )));
+                }
+                if let Some(other) = in_this_dag.insert(label, type_name) {
+                    return Err(GluersError::Registry(format!(
+                        "DAG '{}' lists the label '{label}' twice ({other} and {type_name}): each task may appear once",
+                        dag.label()
+                    )));
+                }
+                match task_types.get(label) {
+                    Some((other_type, other_dag)) if *other_type != type_name => {
+                        return Err(GluersError::Registry(format!(
+                            "two task types are labelled '{label}': {other_type} (DAG '{other_dag}') and {type_name} (DAG '{}'): task labels must be unique",
+                            dag.label()
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        task_types.insert(label, (type_name, dag.label()));
+                    }
+                }
+            }
+        }
+        Ok(Registry { dags })
+    }
+
+    /// The DAGs, in registration order.
+    pub fn dags(&self) -> &[Dag] {
+        &self.dags
+    }
+
+    /// The DAG labelled `label`, or a usage error listing the known ones.
+    pub fn dag(&self, label: &str) -> Result<&Dag> {
+        self.dags
+            .iter()
+            .find(|d| d.label() == label)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.dags.iter().map(|d| d.label()).collect();
+                GluersError::Usage(format!(
+                    "no DAG is labelled '{label}'; known DAGs: {} (see `list`)",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })
+    }
+}

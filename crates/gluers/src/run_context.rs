@@ -1,0 +1,90 @@
+//! What a task sees while it runs: the context, storage and the ops log.
+
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::metrics::{MetricError, Metrics};
+use crate::ops::OpsBackend;
+use crate::storage::Storage;
+
+/// The explicit run context handed to every task (no global singletons).
+pub struct RunContext {
+    context: Context,
+    storage: Storage,
+    metrics: Metrics,
+    ops: Box<dyn OpsBackend>,
+}
+
+impl RunContext {
+    /// A context for one run.
+    pub fn new(context: Context, storage: Storage, ops: Box<dyn OpsBackend>) -> Self {
+        RunContext {
+            context,
+            storage,
+            metrics: Metrics::new(),
+            ops,
+        }
+    }
+
+    /// Reads a typed section of the context, e.g. `ctx.config::<ForecastConfig>("forecast")`.
+    ///
+    /// The path is dotted (`"forecast.model"`); the empty path is the whole context.
+    pub fn config<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.context.get(path)
+    }
+
+    /// The resolved context.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.context.meta().run_id
+    }
+
+    /// The run folder, as a storage path.
+    pub fn run_folder(&self) -> &str {
+        &self.context.meta().run_folder
+    }
+
+    /// `path` inside the run folder, as a storage path.
+    pub fn runpath(&self, path: &str) -> String {
+        self.storage.runpath(path)
+    }
+
+    /// The storage, rooted at the storage root.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Tables on the storage, relative to the run folder by default.
+    pub fn data(&self) -> crate::data::DataManager<'_> {
+        crate::data::DataManager::new(&self.storage)
+    }
+
+    /// Logs a metric; it goes into the metrics block and `metrics.json`.
+    ///
+    /// Refuses NaN, infinities and keys that would break the block.
+    pub fn log_metric(&mut self, key: &str, value: f64) -> std::result::Result<(), MetricError> {
+        self.metrics.record(key, value)?;
+        self.ops.log_metric(key, value);
+        Ok(())
+    }
+
+    /// Logs a run parameter (a model setting, a data version).
+    pub fn log_param(&mut self, key: &str, value: impl std::fmt::Display) {
+        self.ops.log_param(key, &value.to_string());
+    }
+
+    /// Logs an artifact: a storage path this run produced.
+    pub fn log_artifact(&mut self, path: &str) {
+        self.ops.log_artifact(path);
+    }
+
+    /// The metrics logged so far, in logging order.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}

@@ -1,0 +1,356 @@
+//! The runner: plans which tasks run, builds the context, runs them and
+//! records the outcome (`context.yaml`, `metrics.json`, `run.json`).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_norway::{Mapping, Value};
+
+use crate::context::{self, Context, RunMeta, PROTECTED_KEY};
+use crate::dag::{Dag, EvalEntry, WorkEntry, BOOTSTRAP_LABEL};
+use crate::error::{GluersError, Result};
+use crate::metrics::{Metrics, METRICS_FILE};
+use crate::ops::LogOps;
+use crate::progress::Progress;
+use crate::run_context::RunContext;
+use crate::run_folder;
+use crate::run_record::{now_iso, RunRecord, RunStatus, TaskTiming, RUN_RECORD_FILE};
+use crate::settings::{Settings, StorageKind};
+use crate::storage::{normalize_key, LocalStorage, MemoryStorage, Storage, StorageBackend, StorageError};
+
+/// The file in the run folder that holds the resolved context.
+pub const CONTEXT_FILE: &str = "context.yaml";
+
+/// What to run: the `dag` command's flags.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Run only this task (`--task`).
+    pub task: Option<String>,
+    /// Run from this task on (`--from-task`).
+    pub from_task: Option<String>,
+    /// Reuse this run folder (`--retry`).
+    pub retry: Option<String>,
+    /// YAML patches on the storage (`--patch`), in order.
+    pub patches: Vec<String>,
+    /// YAML patches on the local disk (`--local-patch`), in order.
+    pub local_patches: Vec<String>,
+    /// Skip evaluation tasks (`--skip-eval`).
+    pub skip_eval: bool,
+    /// Run only evaluation tasks (`--eval-only`, needs `retry`).
+    pub eval_only: bool,
+    /// No live progress.
+    pub quiet: bool,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// The run id.
+    pub run_id: String,
+    /// The run folder, as a storage path.
+    pub run_folder: String,
+    /// The metrics, when evaluation tasks ran.
+    pub metrics: Option<Metrics>,
+}
+
+enum Step<'a> {
+    Work(&'a WorkEntry),
+    Eval(&'a EvalEntry),
+}
+
+impl Step<'_> {
+    fn label(&self) -> &str {
+        match self {
+            Step::Work(e) => e.task.label(),
+            Step::Eval(e) => e.task.label(),
+        }
+    }
+}
+
+/// Opens the storage backend the settings name.
+pub fn open_storage(settings: &Settings) -> Arc<dyn StorageBackend> {
+    match settings.storage.backend {
+        StorageKind::Local => Arc::new(LocalStorage::new(&settings.storage_root)),
+        StorageKind::Memory => Arc::new(MemoryStorage::new()),
+    }
+}
+
+/// Runs `dag` with `options`: bootstrap, then the planned tasks.
+///
+/// Prints the metrics block to stdout after evaluation tasks ran.
+pub fn run_dag(dag: &Dag, settings: &Settings, project_dir: &Path, options: &RunOptions) -> Result<RunSummary> {
+    if options.eval_only && options.retry.is_none() {
+        return Err(GluersError::Usage(
+            "--eval-only needs --retry RUN_FOLDER: evaluation reads an existing run's output".into(),
+        ));
+    }
+    if options.eval_only && options.skip_eval {
+        return Err(GluersError::Usage(
+            "--skip-eval and --eval-only cannot be used together".into(),
+        ));
+    }
+    let steps = plan(dag, options)?;
+    let backend = open_storage(settings);
+    let context = build_context(backend.as_ref(), settings, project_dir, options)?;
+    let meta = context.meta().clone();
+    let storage = Storage::new(backend, meta.run_folder.clone());
+    let mut ctx = RunContext::new(context, storage.clone(), Box::new(LogOps));
+    let mut record = RunRecord {
+        dag: dag.label().to_string(),
+        run_id: meta.run_id.clone(),
+        status: RunStatus::Running,
+        started_at: now_iso(),
+        finished_at: None,
+        tasks: Vec::new(),
+        failed_task: None,
+        error: None,
+    };
+    let mut progress = Progress::new(options.quiet);
+    let total = steps.len() + 1;
+    tracing::info!("dag {}: run folder {}", dag.label(), meta.run_folder);
+
+    // The bootstrap task: the run folder and its context come first.
+    progress.start(BOOTSTRAP_LABEL, 1, total);
+    let started = Instant::now();
+    let bootstrap = storage
+        .mkdir(&meta.run_folder)
+        .and_then(|_| storage.write(&storage.runpath(CONTEXT_FILE), ctx.context().to_yaml().as_bytes()))
+        .and_then(|_| write_record(&storage, &record));
+    if let Err(e) = bootstrap {
+        progress.fail(BOOTSTRAP_LABEL);
+        return Err(e.into());
+    }
+    progress.finish(BOOTSTRAP_LABEL, 1, total, started.elapsed());
+    record.tasks.push(TaskTiming {
+        label: BOOTSTRAP_LABEL.into(),
+        kind: "bootstrap".into(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+
+    let mut evaluated = false;
+    for (i, step) in steps.iter().enumerate() {
+        let label = step.label().to_string();
+        progress.start(&label, i + 2, total);
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match step {
+            Step::Work(e) => e.task.run(&mut ctx),
+            Step::Eval(e) => e.task.run(&mut ctx),
+        }));
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("{e:#}")),
+            Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
+        };
+        if let Some(message) = failure {
+            progress.fail(&label);
+            record.status = RunStatus::Failed;
+            record.finished_at = Some(now_iso());
+            record.failed_task = Some(label.clone());
+            record.error = Some(message.clone());
+            if let Err(e) = write_record(&storage, &record) {
+                tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
+            }
+            tracing::info!("run folder {} (failed in task {label})", meta.run_folder);
+            return Err(GluersError::TaskFailed { task: label, message });
+        }
+        let elapsed = started.elapsed();
+        progress.finish(&label, i + 2, total, elapsed);
+        let kind = if matches!(step, Step::Eval(_)) {
+            evaluated = true;
+            "eval"
+        } else {
+            "work"
+        };
+        record.tasks.push(TaskTiming {
+            label,
+            kind: kind.into(),
+            seconds: elapsed.as_secs_f64(),
+        });
+    }
+
+    let metrics = if evaluated {
+        let metrics = ctx.metrics().clone();
+        let mut stdout = std::io::stdout().lock();
+        // The block goes to stdout with a plain write, never through the logger.
+        let _ = stdout.write_all(metrics.block().as_bytes());
+        let _ = stdout.flush();
+        storage.write(&storage.runpath(METRICS_FILE), metrics.to_json().as_bytes())?;
+        Some(metrics)
+    } else {
+        None
+    };
+    record.status = RunStatus::Success;
+    record.finished_at = Some(now_iso());
+    write_record(&storage, &record)?;
+    Ok(RunSummary {
+        run_id: meta.run_id,
+        run_folder: meta.run_folder,
+        metrics,
+    })
+}
+
+fn write_record(storage: &Storage, record: &RunRecord) -> std::result::Result<(), StorageError> {
+    let json = serde_json::to_string_pretty(record).expect("run record serialises");
+    storage.write(&storage.runpath(RUN_RECORD_FILE), json.as_bytes())
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Which tasks run, in order (bootstrap excluded).
+fn plan<'a>(dag: &'a Dag, options: &RunOptions) -> Result<Vec<Step<'a>>> {
+    let all: Vec<Step<'a>> = dag
+        .work_entries()
+        .iter()
+        .map(Step::Work)
+        .chain(dag.eval_entries().iter().map(Step::Eval))
+        .collect();
+    let find = |label: &str, flag: &str| -> Result<usize> {
+        all.iter().position(|s| s.label() == label).ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|s| s.label()).collect();
+            GluersError::Usage(format!(
+                "{flag} {label}: DAG '{}' has no task '{label}'; its tasks: {}",
+                dag.label(),
+                known.join(", ")
+            ))
+        })
+    };
+    let keep_eval = !options.skip_eval;
+    let keep_work = !options.eval_only;
+    let selected: Vec<Step<'a>> = if let Some(task) = &options.task {
+        let i = find(task, "--task")?;
+        let step = all.into_iter().nth(i).expect("index from position");
+        match (&step, keep_eval, keep_work) {
+            (Step::Eval(_), false, _) => {
+                return Err(GluersError::Usage(format!(
+                    "--task {task} is an evaluation task, and --skip-eval skips evaluation"
+                )))
+            }
+            (Step::Work(_), _, false) => {
+                return Err(GluersError::Usage(format!(
+                    "--task {task} is a work task, and --eval-only runs only evaluation tasks"
+                )))
+            }
+            _ => vec![step],
+        }
+    } else {
+        let start = match &options.from_task {
+            Some(task) => find(task, "--from-task")?,
+            None => 0,
+        };
+        all.into_iter()
+            .skip(start)
+            .filter(|s| match s {
+                Step::Work(_) => keep_work,
+                Step::Eval(_) => keep_eval,
+            })
+            .collect()
+    };
+    Ok(selected)
+}
+
+/// The context of this run: a retried run's `context.yaml` or the config
+/// folder, then patches, then local patches, then the protected key.
+fn build_context(
+    backend: &dyn StorageBackend,
+    settings: &Settings,
+    project_dir: &Path,
+    options: &RunOptions,
+) -> Result<Context> {
+    let (mut values, meta) = match &options.retry {
+        Some(arg) => {
+            let folder = run_folder::resolve_retry(arg, &settings.storage_root, project_dir)?;
+            let file = format!("{folder}/{CONTEXT_FILE}");
+            match backend.read(&file) {
+                Ok(bytes) => read_saved_context(&bytes, &backend.display(&file))?,
+                Err(StorageError::NotFound { .. }) => {
+                    if options.eval_only {
+                        return Err(GluersError::Usage(format!(
+                            "--eval-only --retry {arg}: {} has no {CONTEXT_FILE}; run the work tasks into that folder first",
+                            backend.display(&folder)
+                        )));
+                    }
+                    let meta = RunMeta {
+                        run_id: run_folder::run_id_of(&folder).to_string(),
+                        run_folder: folder,
+                        created_at: now_iso(),
+                    };
+                    (context::load_config_dir(&settings.config_dir)?, meta)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => {
+            let (run_id, run_folder) = run_folder::new_run_folder();
+            let meta = RunMeta {
+                run_id,
+                run_folder,
+                created_at: now_iso(),
+            };
+            (context::load_config_dir(&settings.config_dir)?, meta)
+        }
+    };
+    for patch in &options.patches {
+        let key = normalize_key(patch).map_err(|e| GluersError::Usage(format!("--patch {patch}: {e}")))?;
+        let shown = backend.display(&key);
+        let bytes = backend.read(&key).map_err(|e| match e {
+            StorageError::NotFound { .. } => GluersError::Usage(format!(
+                "--patch {patch}: {shown} does not exist; --patch reads from the storage root, --local-patch from the local disk"
+            )),
+            other => other.into(),
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        context::deep_merge(&mut values, context::parse_yaml_mapping(&text, &shown)?);
+    }
+    for patch in &options.local_patches {
+        let path = project_dir.join(patch);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                GluersError::Usage(format!(
+                    "--local-patch {patch}: no such file on the local disk ({})",
+                    path.display()
+                ))
+            } else {
+                GluersError::Config(format!("--local-patch {patch}: {e}"))
+            }
+        })?;
+        context::deep_merge(&mut values, context::parse_yaml_mapping(&text, patch)?);
+    }
+    Ok(Context::new(values, meta))
+}
+
+/// Splits a saved `context.yaml` into its values and the run's identity.
+fn read_saved_context(bytes: &[u8], origin: &str) -> Result<(Mapping, RunMeta)> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut mapping: Mapping = match serde_norway::from_str::<Value>(&text) {
+        Ok(Value::Mapping(m)) => m,
+        Ok(_) => {
+            return Err(GluersError::Config(format!(
+                "{origin}: not a mapping; this run folder's context is damaged"
+            )))
+        }
+        Err(e) => {
+            return Err(GluersError::Config(format!(
+                "{origin}: invalid YAML ({e}); this run folder's context is damaged"
+            )))
+        }
+    };
+    let meta = mapping
+        .remove(PROTECTED_KEY)
+        .ok_or_else(|| GluersError::Config(format!("{origin}: has no '{PROTECTED_KEY}' key; it was not written by gluers")))
+        .and_then(|v| {
+            serde_norway::from_value::<RunMeta>(v).map_err(|e| {
+                GluersError::Config(format!("{origin}: the '{PROTECTED_KEY}' key is damaged: {e}"))
+            })
+        })?;
+    Ok((mapping, meta))
+}

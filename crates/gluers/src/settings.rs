@@ -1,0 +1,206 @@
+//! Project settings: where configs and data live, logging, backends.
+//!
+//! Read from `configs/settings.toml` (or the file named by `GLUERS_SETTINGS`,
+//! so each environment can have its own, as Gluepy does with
+//! `GLUEPY_SETTINGS_MODULE`). `GLUERS_STORAGE_ROOT` and `GLUERS_LOG_LEVEL`
+//! override single values. Relative paths are relative to the project folder.
+//!
+//! ```toml
+//! config_dir = "configs"
+//! storage_root = "data"
+//! log_level = "info"
+//!
+//! [storage]
+//! backend = "local"   # or "memory"
+//!
+//! [ops]
+//! backend = "log"     # metrics and params go to the structured log
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{GluersError, Result};
+
+/// The environment variable that names the settings file.
+pub const SETTINGS_ENV: &str = "GLUERS_SETTINGS";
+/// The environment variable that overrides the storage root.
+pub const STORAGE_ROOT_ENV: &str = "GLUERS_STORAGE_ROOT";
+/// The environment variable that overrides the log level.
+pub const LOG_LEVEL_ENV: &str = "GLUERS_LOG_LEVEL";
+/// The settings file used when `GLUERS_SETTINGS` is not set.
+pub const DEFAULT_SETTINGS_FILE: &str = "configs/settings.toml";
+
+/// A project's settings, after the environment overrides.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The folder whose `*.yaml` files make the context.
+    pub config_dir: PathBuf,
+    /// The root of the storage: run folders live under `<storage_root>/runs`.
+    pub storage_root: PathBuf,
+    /// The log level: error, warn, info, debug or trace.
+    pub log_level: String,
+    /// The storage backend.
+    pub storage: StorageSettings,
+    /// The metrics and parameters backend.
+    pub ops: OpsSettings,
+    /// The settings file these came from, if any.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Which storage backend to use.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `local` (the default) or `memory`.
+    pub backend: StorageKind,
+}
+
+/// The storage backends available.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files under `storage_root` on the local disk.
+    #[default]
+    Local,
+    /// Files in memory, gone when the process ends (tests, dry runs).
+    Memory,
+}
+
+/// Which ops (metrics, params, artifacts) backend to use.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsSettings {
+    /// `log` (the default): structured log lines.
+    pub backend: OpsKind,
+}
+
+/// The ops backends available.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsKind {
+    /// Metrics, params and artifacts are logged through `tracing`.
+    #[default]
+    Log,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            config_dir: PathBuf::from("configs"),
+            storage_root: PathBuf::from("data"),
+            log_level: "info".to_string(),
+            storage: StorageSettings::default(),
+            ops: OpsSettings::default(),
+            source: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the settings of the project in `project_dir`, reading the
+    /// environment for the settings file and overrides.
+    pub fn load(project_dir: &Path) -> Result<Self> {
+        Self::load_with(project_dir, |key| std::env::var(key).ok())
+    }
+
+    /// Like [`load`](Self::load) with an explicit environment (for tests).
+    pub fn load_with(project_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let (path, required) = match env(SETTINGS_ENV).filter(|v| !v.is_empty()) {
+            Some(p) => (project_dir.join(p), true),
+            None => (project_dir.join(DEFAULT_SETTINGS_FILE), false),
+        };
+        let mut settings = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let mut s: Settings = toml::from_str(&text).map_err(|e| GluersError::Settings {
+                    path: path.clone(),
+                    message: one_line(&e.to_string()),
+                })?;
+                s.source = Some(path);
+                s
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Settings::default(),
+            Err(e) => {
+                return Err(GluersError::Settings {
+                    message: if e.kind() == std::io::ErrorKind::NotFound {
+                        format!("not found; {SETTINGS_ENV} names it, so create it or unset {SETTINGS_ENV}")
+                    } else {
+                        e.to_string()
+                    },
+                    path,
+                })
+            }
+        };
+        if let Some(root) = env(STORAGE_ROOT_ENV).filter(|v| !v.is_empty()) {
+            settings.storage_root = PathBuf::from(root);
+        }
+        if let Some(level) = env(LOG_LEVEL_ENV).filter(|v| !v.is_empty()) {
+            settings.log_level = level;
+        }
+        settings.config_dir = project_dir.join(&settings.config_dir);
+        settings.storage_root = project_dir.join(&settings.storage_root);
+        Ok(settings)
+    }
+}
+
+/// Folds a multi-line parser message (toml's has a source excerpt) into one line.
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| "|^ 0123456789".contains(c)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_with(dir.path(), no_env).unwrap();
+        assert_eq!(s.storage_root, dir.path().join("data"));
+        assert_eq!(s.config_dir, dir.path().join("configs"));
+        assert_eq!(s.log_level, "info");
+    }
+
+    #[test]
+    fn file_then_environment_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("configs")).unwrap();
+        std::fs::write(
+            dir.path().join("configs/prod.toml"),
+            "storage_root = \"/srv/data\"\nlog_level = \"warn\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            SETTINGS_ENV => Some("configs/prod.toml".to_string()),
+            LOG_LEVEL_ENV => Some("debug".to_string()),
+            _ => None,
+        };
+        let s = Settings::load_with(dir.path(), env).unwrap();
+        assert_eq!(s.storage_root, PathBuf::from("/srv/data"));
+        assert_eq!(s.log_level, "debug");
+    }
+
+    #[test]
+    fn unknown_key_and_missing_named_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("configs")).unwrap();
+        std::fs::write(dir.path().join("configs/settings.toml"), "storage_rot = \"x\"\n").unwrap();
+        let err = Settings::load_with(dir.path(), no_env).unwrap_err().to_string();
+        assert!(err.contains("settings.toml") && err.contains("storage_rot"), "{err}");
+        let env = |k: &str| (k == SETTINGS_ENV).then(|| "nope.toml".to_string());
+        let err = Settings::load_with(dir.path(), env).unwrap_err().to_string();
+        assert!(err.contains("nope.toml") && !err.contains('\n'), "{err}");
+    }
+}

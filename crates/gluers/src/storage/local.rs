@@ -1,0 +1,188 @@
+//! The local-filesystem storage backend.
+
+use std::path::{Path, PathBuf};
+
+use super::{StorageBackend, StorageError, StorageResult};
+use crate::atomic::write_atomic;
+
+/// Files under a folder on the local disk (Gluepy's default `data/`).
+///
+/// Every path is checked to stay inside the root, following symlinks: a
+/// link inside the root that points outside it is refused.
+pub struct LocalStorage {
+    root: PathBuf,
+    /// The root as the user configured it, for messages.
+    shown_root: String,
+    /// The canonical root once it exists; computed lazily because the
+    /// folder may be created by the first write.
+    canonical_root: std::sync::OnceLock<PathBuf>,
+}
+
+impl LocalStorage {
+    /// Storage rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        LocalStorage {
+            shown_root: root.display().to_string(),
+            root,
+            canonical_root: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn canonical_root(&self) -> Option<&Path> {
+        if let Some(p) = self.canonical_root.get() {
+            return Some(p);
+        }
+        let canonical = std::fs::canonicalize(&self.root).ok()?;
+        Some(self.canonical_root.get_or_init(|| canonical))
+    }
+
+    /// The file for `key`, refusing symlink escapes: the deepest existing
+    /// ancestor of the path must resolve inside the canonical root.
+    fn resolve(&self, key: &str) -> StorageResult<PathBuf> {
+        let path = if key.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(key)
+        };
+        let Some(root) = self.canonical_root() else {
+            return Ok(path);
+        };
+        let mut probe = path.as_path();
+        loop {
+            match std::fs::canonicalize(probe) {
+                Ok(real) => {
+                    if !real.starts_with(root) {
+                        return Err(StorageError::Escape {
+                            path: self.display(key),
+                            reason: "a symbolic link leads out of the storage root",
+                            root: self.shown_root.clone(),
+                        });
+                    }
+                    return Ok(path);
+                }
+                Err(_) => match probe.parent() {
+                    Some(parent) if parent.starts_with(&self.root) => probe = parent,
+                    _ => return Ok(path),
+                },
+            }
+        }
+    }
+
+    fn io(&self, key: &str, source: std::io::Error) -> StorageError {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StorageError::NotFound {
+                path: self.display(key),
+            }
+        } else {
+            StorageError::Io {
+                path: self.display(key),
+                source,
+            }
+        }
+    }
+}
+
+impl StorageBackend for LocalStorage {
+    fn read(&self, path: &str) -> StorageResult<Vec<u8>> {
+        std::fs::read(self.resolve(path)?).map_err(|e| self.io(path, e))
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> StorageResult<()> {
+        let file = self.resolve(path)?;
+        write_atomic(&file, data).map_err(|e| self.io(path, e))
+    }
+
+    fn rm(&self, path: &str, recursive: bool) -> StorageResult<()> {
+        let file = self.resolve(path)?;
+        let meta = std::fs::symlink_metadata(&file).map_err(|e| self.io(path, e))?;
+        if meta.is_dir() {
+            if !recursive {
+                return Err(StorageError::Invalid {
+                    path: self.display(path),
+                    message: "is a folder; remove it with recursive = true".into(),
+                });
+            }
+            std::fs::remove_dir_all(&file).map_err(|e| self.io(path, e))
+        } else {
+            std::fs::remove_file(&file).map_err(|e| self.io(path, e))
+        }
+    }
+
+    fn cp(&self, from: &str, to: &str) -> StorageResult<()> {
+        let data = self.read(from)?;
+        self.write(to, &data)
+    }
+
+    fn ls(&self, path: &str) -> StorageResult<Vec<String>> {
+        let dir = self.resolve(path)?;
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| self.io(path, e))? {
+            let entry = entry.map_err(|e| self.io(path, e))?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn mkdir(&self, path: &str) -> StorageResult<()> {
+        std::fs::create_dir_all(self.resolve(path)?).map_err(|e| self.io(path, e))
+    }
+
+    fn isdir(&self, path: &str) -> StorageResult<bool> {
+        Ok(self.resolve(path)?.is_dir())
+    }
+
+    fn isfile(&self, path: &str) -> StorageResult<bool> {
+        Ok(self.resolve(path)?.is_file())
+    }
+
+    fn display(&self, path: &str) -> String {
+        if path.is_empty() {
+            self.shown_root.clone()
+        } else {
+            format!("{}/{}", self.shown_root.trim_end_matches('/'), path)
+        }
+    }
+
+    fn local_path(&self, path: &str) -> Option<PathBuf> {
+        self.resolve(path).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_out_of_root_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"x").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
+        let s = LocalStorage::new(root.path());
+        let err = s.read("link/secret").unwrap_err();
+        assert!(matches!(err, StorageError::Escape { .. }), "{err}");
+        assert!(s.write("link/new", b"y").is_err());
+        assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn write_read_ls_rm() {
+        let root = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(root.path().join("data"));
+        s.write("runs/a/x.txt", b"hello").unwrap();
+        assert_eq!(s.read("runs/a/x.txt").unwrap(), b"hello");
+        assert_eq!(s.ls("runs/a").unwrap(), vec!["x.txt"]);
+        s.cp("runs/a/x.txt", "runs/b/y.txt").unwrap();
+        assert!(s.isfile("runs/b/y.txt").unwrap());
+        assert!(s.rm("runs", false).is_err());
+        s.rm("runs", true).unwrap();
+        assert!(matches!(s.read("runs/a/x.txt"), Err(StorageError::NotFound { .. })));
+    }
+}
