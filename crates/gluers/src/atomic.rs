@@ -1,11 +1,16 @@
-//! Atomic file writes: a reader (or a crash) sees the old file or the new
-//! one, never half of either.
+//! Atomic file writes: a reader, or a process killed at any moment, sees
+//! the old file or the new one, never half of either.
+//!
+//! Run outputs are written without `fsync`: the rename alone makes them
+//! atomic against a killed process, and syncing every file of every run
+//! would cost more than the run itself on small DAGs. State whose loss on
+//! power failure matters (the experiment engine's) is synced by its owner.
 
 use std::io::Write;
 use std::path::Path;
 
 /// Writes `data` to `path` through a temporary file in the same folder,
-/// flushed to disk, then renamed over `path`. Creates parent folders.
+/// then renames it over `path`. Creates parent folders.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -17,12 +22,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    // The rename is durable only once the folder entry is on disk.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
     Ok(())
 }
 

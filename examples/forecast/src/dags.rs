@@ -1,0 +1,16 @@
+//! The DAGs of the forecast project.
+
+use gluers::Dag;
+
+use crate::evaluation::ComputeAccuracy;
+use crate::tasks::{PredictTask, PrepareDataTask, TrainModelTask};
+
+/// Every DAG of the project.
+pub fn dags() -> Vec<Dag> {
+    vec![Dag::new("forecast")
+        .about("Forecast the last 28 days of 2014's half-hourly demand in Victoria")
+        .task(PrepareDataTask)
+        .task(TrainModelTask)
+        .task(PredictTask)
+        .eval_task(ComputeAccuracy)]
+}
