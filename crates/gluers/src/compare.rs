@@ -44,13 +44,21 @@ pub fn compare(
             .iter()
             .map(|f| {
                 resolve_retry(f, &settings.storage_root, project_dir)
-                    .map(|key| (f.clone(), key))
+                    .map(|key| (f.trim_end_matches('/').to_string(), key))
                     .map_err(|e| GluersError::Usage(e.to_string().replacen("--retry", "--compare", 1)))
             })
             .collect::<Result<Vec<_>>>()?;
         read_rows(backend, keys)?
     };
     Ok(match format {
+        CompareFormat::Tsv if rows.iter().all(|r| r.metrics.is_none()) => {
+            // Gluepy's wording, so scripts that look for it keep working.
+            if folders.is_empty() {
+                format!("No metrics found in any run of DAG '{dag_label}'.\n")
+            } else {
+                "No metrics found in any of the specified run folders.\n".to_string()
+            }
+        }
         CompareFormat::Tsv => render_tsv(&rows),
         CompareFormat::Json => render_json(&rows),
     })

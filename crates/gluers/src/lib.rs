@@ -60,8 +60,10 @@ pub mod run_folder;
 pub mod run_record;
 pub mod runner;
 pub mod settings;
+pub mod skill;
 pub mod storage;
 pub mod task;
+pub mod scaffold;
 
 pub use atomic::write_atomic;
 pub use dag::Dag;

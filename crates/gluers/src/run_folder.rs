@@ -5,11 +5,16 @@ use std::path::Path;
 use crate::error::{GluersError, Result};
 use crate::storage::normalize_key;
 
-/// A new run folder for today (local time) with a fresh uuid4 run id, as
+/// A new run folder for today with a fresh uuid4 run id, as
 /// `(run_id, run_folder)`; month and day are not zero-padded, as in Gluepy.
+///
+/// The date is UTC's: resolving the local time zone's name means scanning
+/// the system's time-zone database, which costs more than a small run.
 pub fn new_run_folder() -> (String, String) {
     let run_id = uuid::Uuid::new_v4().to_string();
-    let date = jiff::ZonedDateTime::now().date();
+    let date = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
     let folder = format!(
         "runs/{}/{}/{}/{}",
         date.year(),

@@ -170,7 +170,10 @@ pub fn run_dag(dag: &Dag, settings: &Settings, project_dir: &Path, options: &Run
         });
     }
 
-    let metrics = if evaluated {
+    if evaluated && ctx.metrics().is_empty() {
+        tracing::warn!("the evaluation tasks logged no metrics: no metrics block, no {METRICS_FILE}");
+    }
+    let metrics = if evaluated && !ctx.metrics().is_empty() {
         let metrics = ctx.metrics().clone();
         let mut stdout = std::io::stdout().lock();
         // The block goes to stdout with a plain write, never through the logger.

@@ -1,11 +1,35 @@
-//! The data manager: tables on the storage, as typed rows through serde.
+//! The data manager: tables on the storage, as typed rows through serde, or
+//! as polars DataFrames.
 //!
 //! Paths are relative to the run folder by default, or to the storage root
-//! after [`DataManager::root`]. Errors name the file and the row or column.
+//! after [`DataManager::root`]. Every read and write goes through the
+//! [`Storage`] handle's bytes, so tables work on any storage backend (local
+//! disk, memory, object stores). Errors name the file and the row or column.
+//!
+//! | format | typed rows (serde) | DataFrame |
+//! | --- | --- | --- |
+//! | CSV | [`read_csv`](DataManager::read_csv), always available | [`read_frame`](DataManager::read_frame), feature `polars` |
+//! | Parquet | [`read_parquet`](DataManager::read_parquet), feature `parquet` | [`read_frame`](DataManager::read_frame), feature `polars` |
+//!
+//! [`read_table`](DataManager::read_table) and
+//! [`write_table`](DataManager::write_table) pick the format of typed rows by
+//! the file's extension.
 
 mod csv_table;
+#[cfg(feature = "polars")]
+mod frame;
+#[cfg(feature = "parquet")]
+mod parquet_table;
 
 use crate::storage::{Storage, StorageError};
+
+/// polars, re-exported so a project needs no version pin of its own (feature `polars`).
+///
+/// A project that needs more polars features (lazy frames, more data types)
+/// adds `polars` to its own `Cargo.toml` with the same version and those
+/// features; cargo merges them into this one.
+#[cfg(feature = "polars")]
+pub use polars;
 
 /// A table could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +47,87 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+    /// The file's format is not one this build can read or write (unknown
+    /// extension, or a cargo feature that is not enabled).
+    #[error("{path}: {message}")]
+    Unsupported {
+        /// The file.
+        path: String,
+        /// What is missing and what to do.
+        message: String,
+    },
+}
+
+/// A table file format, chosen by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableFormat {
+    /// Comma-separated values with a header row (`.csv`).
+    Csv,
+    /// Apache Parquet (`.parquet`).
+    Parquet,
+}
+
+impl TableFormat {
+    /// The format of `path` by its extension, case-insensitive: `.csv` or
+    /// `.parquet`; `None` for anything else.
+    ///
+    /// ```
+    /// use gluers::data::TableFormat;
+    /// assert_eq!(TableFormat::from_path("runs/x/y.CSV"), Some(TableFormat::Csv));
+    /// assert_eq!(TableFormat::from_path("y.parquet"), Some(TableFormat::Parquet));
+    /// assert_eq!(TableFormat::from_path("y.txt"), None);
+    /// ```
+    pub fn from_path(path: &str) -> Option<Self> {
+        let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let (_, extension) = name.rsplit_once('.')?;
+        if extension.eq_ignore_ascii_case("csv") {
+            Some(TableFormat::Csv)
+        } else if extension.eq_ignore_ascii_case("parquet") {
+            Some(TableFormat::Parquet)
+        } else {
+            None
+        }
+    }
+
+    /// The format's name for messages: `CSV` or `Parquet`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "CSV",
+            TableFormat::Parquet => "Parquet",
+        }
+    }
+
+    /// The format of `path`, or an error naming the file and the extensions
+    /// that work.
+    fn of(path: &str, shown: &str) -> Result<Self, DataError> {
+        TableFormat::from_path(path).ok_or_else(|| {
+            let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+            let found = match name.rsplit_once('.') {
+                Some((_, extension)) => format!("extension \".{extension}\""),
+                None => "no extension".to_string(),
+            };
+            DataError::Unsupported {
+                path: shown.to_string(),
+                message: format!(
+                    "cannot tell the table format from {found}; name the file .csv or .parquet, \
+                     or call the reader of its format (read_csv, read_parquet) directly"
+                ),
+            }
+        })
+    }
+}
+
+/// The error for a format whose cargo feature is off.
+#[cfg(not(feature = "parquet"))]
+fn feature_off(shown: &str, what: &str, feature: &str) -> DataError {
+    DataError::Unsupported {
+        path: shown.to_string(),
+        message: format!(
+            "{what} needs the `{feature}` feature of gluers; enable it in Cargo.toml: \
+             gluers = {{ version = \"...\", features = [\"{feature}\"] }}"
+        ),
+    }
 }
 
 /// Reads and writes tables relative to the run folder or the storage root.
@@ -80,6 +185,126 @@ impl<'a> DataManager<'a> {
     pub fn write_csv<T: serde::Serialize>(&self, path: &str, rows: &[T]) -> Result<(), DataError> {
         let key = self.path(path);
         let bytes = csv_table::write(rows, &self.storage.display(&key))?;
+        self.storage.write(&key, &bytes)?;
+        Ok(())
+    }
+
+    /// Reads a Parquet file into typed rows (feature `parquet`).
+    ///
+    /// Columns are matched to the fields of `T` by name; extra columns are
+    /// ignored, a missing or mistyped column is an error naming the file, the
+    /// row and the column. Snappy, zstd and uncompressed files are read.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct Row { t: String, y: f64 }
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// let data = gluers::DataManager::new(&storage);
+    /// data.write_parquet("y.parquet", &[Row { t: "a".into(), y: 1.5 }]).unwrap();
+    /// let rows: Vec<Row> = data.read_parquet("y.parquet").unwrap();
+    /// assert_eq!(rows, [Row { t: "a".into(), y: 1.5 }]);
+    /// ```
+    #[cfg(feature = "parquet")]
+    pub fn read_parquet<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, DataError> {
+        let key = self.path(path);
+        let bytes = self.storage.read(&key)?;
+        parquet_table::read(bytes, &self.storage.display(&key))
+    }
+
+    /// Writes typed rows as a Parquet file, snappy-compressed (feature `parquet`).
+    ///
+    /// Column types are traced from the rows, so `rows` must not be empty:
+    /// an empty table has no rows to tell them. A column whose values are
+    /// all `None` is written with Arrow's null type.
+    #[cfg(feature = "parquet")]
+    pub fn write_parquet<T: serde::Serialize>(&self, path: &str, rows: &[T]) -> Result<(), DataError> {
+        let key = self.path(path);
+        let bytes = parquet_table::write(rows, &self.storage.display(&key))?;
+        self.storage.write(&key, &bytes)?;
+        Ok(())
+    }
+
+    /// Reads typed rows from a `.csv` or `.parquet` file, by its extension.
+    ///
+    /// Parquet needs the `parquet` feature; without it, or for any other
+    /// extension, the error names the file and what to do.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Row { y: f64 }
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// let data = gluers::DataManager::new(&storage);
+    /// data.write_table("y.csv", &[Row { y: 2.0 }]).unwrap();
+    /// let rows: Vec<Row> = data.read_table("y.csv").unwrap();
+    /// assert_eq!(rows[0].y, 2.0);
+    /// assert!(data.read_table::<Row>("y.txt").unwrap_err().to_string().contains(".csv or .parquet"));
+    /// ```
+    pub fn read_table<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, DataError> {
+        let key = self.path(path);
+        match TableFormat::of(path, &self.storage.display(&key))? {
+            TableFormat::Csv => self.read_csv(path),
+            #[cfg(feature = "parquet")]
+            TableFormat::Parquet => self.read_parquet(path),
+            #[cfg(not(feature = "parquet"))]
+            TableFormat::Parquet => Err(feature_off(&self.storage.display(&key), "reading Parquet", "parquet")),
+        }
+    }
+
+    /// Writes typed rows to a `.csv` or `.parquet` file, by its extension.
+    ///
+    /// Parquet needs the `parquet` feature; without it, or for any other
+    /// extension, the error names the file and what to do.
+    pub fn write_table<T: serde::Serialize>(&self, path: &str, rows: &[T]) -> Result<(), DataError> {
+        let key = self.path(path);
+        match TableFormat::of(path, &self.storage.display(&key))? {
+            TableFormat::Csv => self.write_csv(path, rows),
+            #[cfg(feature = "parquet")]
+            TableFormat::Parquet => self.write_parquet(path, rows),
+            #[cfg(not(feature = "parquet"))]
+            TableFormat::Parquet => Err(feature_off(&self.storage.display(&key), "writing Parquet", "parquet")),
+        }
+    }
+
+    /// Reads a `.csv` or `.parquet` file into a polars DataFrame, by its
+    /// extension (feature `polars`).
+    ///
+    /// CSV files have a header row; column types are inferred from the
+    /// first 100 rows.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// use gluers::data::polars::prelude::*;
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// let data = gluers::DataManager::new(&storage);
+    /// let mut df = df!("t" => ["a", "b"], "y" => [1.5, 2.5]).unwrap();
+    /// data.write_frame("y.parquet", &mut df).unwrap();
+    /// assert_eq!(data.read_frame("y.parquet").unwrap(), df);
+    /// ```
+    #[cfg(feature = "polars")]
+    pub fn read_frame(&self, path: &str) -> Result<polars::prelude::DataFrame, DataError> {
+        let key = self.path(path);
+        let shown = self.storage.display(&key);
+        let format = TableFormat::of(path, &shown)?;
+        let bytes = self.storage.read(&key)?;
+        frame::read(bytes, format, &shown)
+    }
+
+    /// Writes a polars DataFrame as a `.csv` (with a header row) or a
+    /// `.parquet` file (zstd-compressed, polars' default), by its extension
+    /// (feature `polars`).
+    ///
+    /// The frame is `&mut` because polars may rechunk it while writing.
+    #[cfg(feature = "polars")]
+    pub fn write_frame(&self, path: &str, frame: &mut polars::prelude::DataFrame) -> Result<(), DataError> {
+        let key = self.path(path);
+        let shown = self.storage.display(&key);
+        let format = TableFormat::of(path, &shown)?;
+        let bytes = frame::write(frame, format, &shown)?;
         self.storage.write(&key, &bytes)?;
         Ok(())
     }

@@ -107,12 +107,13 @@ impl Metrics {
         out
     }
 
-    /// `metrics.json`: a pretty-printed JSON object in logging order.
+    /// `metrics.json`: a JSON object in logging order, indented by two
+    /// spaces, with no trailing newline (Gluepy's exact bytes).
     pub fn to_json(&self) -> String {
         let mut out = String::from("{");
         for (i, (k, v)) in self.entries.iter().enumerate() {
             out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str("    ");
+            out.push_str("  ");
             out.push_str(&serde_json::to_string(k).expect("a string serialises"));
             out.push_str(": ");
             out.push_str(&python_float(*v));
@@ -159,7 +160,7 @@ mod tests {
             "=== GLUEPY METRICS ===\nmetric:forecast_mape=11.0\nmetric:forecast_bias=-0.03\n=== END METRICS ===\n"
         );
         let json = m.to_json();
-        assert_eq!(json, "{\n    \"forecast_mape\": 11.0,\n    \"forecast_bias\": -0.03\n}");
+        assert_eq!(json, "{\n  \"forecast_mape\": 11.0,\n  \"forecast_bias\": -0.03\n}");
         assert_eq!(Metrics::from_json(&json).unwrap(), m);
     }
 

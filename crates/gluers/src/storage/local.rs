@@ -16,6 +16,8 @@ pub struct LocalStorage {
     /// The canonical root once it exists; computed lazily because the
     /// folder may be created by the first write.
     canonical_root: std::sync::OnceLock<PathBuf>,
+    /// Folders below the root already checked for links.
+    checked: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl LocalStorage {
@@ -26,6 +28,7 @@ impl LocalStorage {
             shown_root: root.display().to_string(),
             root,
             canonical_root: std::sync::OnceLock::new(),
+            checked: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -42,8 +45,10 @@ impl LocalStorage {
         Some(self.canonical_root.get_or_init(|| canonical))
     }
 
-    /// The file for `key`, refusing symlink escapes: the deepest existing
-    /// ancestor of the path must resolve inside the canonical root.
+    /// The file for `key`, refusing symlink escapes: every existing
+    /// component below the root is checked with `lstat`, and a symlink must
+    /// resolve inside the canonical root. Folders already checked are
+    /// remembered, so repeated writes into a run folder cost one `lstat`.
     fn resolve(&self, key: &str) -> StorageResult<PathBuf> {
         let path = if key.is_empty() {
             self.root.clone()
@@ -51,27 +56,39 @@ impl LocalStorage {
             self.root.join(key)
         };
         let Some(root) = self.canonical_root() else {
+            // No root yet: nothing under it can be a link.
             return Ok(path);
         };
-        let mut probe = path.as_path();
-        loop {
-            match std::fs::canonicalize(probe) {
-                Ok(real) => {
-                    if !real.starts_with(root) {
-                        return Err(StorageError::Escape {
-                            path: self.display(key),
-                            reason: "a symbolic link leads out of the storage root",
-                            root: self.shown_root.clone(),
-                        });
-                    }
-                    return Ok(path);
+        let mut current = self.root.clone();
+        for part in key.split('/').filter(|p| !p.is_empty()) {
+            current.push(part);
+            if self.checked_dirs().contains(&current) {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&current) else {
+                break; // Nothing exists below a missing component.
+            };
+            if meta.file_type().is_symlink() {
+                let inside = std::fs::canonicalize(&current)
+                    .map(|real| real.starts_with(root))
+                    .unwrap_or(false);
+                if !inside {
+                    return Err(StorageError::Escape {
+                        path: self.display(key),
+                        reason: "a symbolic link leads out of the storage root",
+                        root: self.shown_root.clone(),
+                    });
                 }
-                Err(_) => match probe.parent() {
-                    Some(parent) if parent.starts_with(&self.root) => probe = parent,
-                    _ => return Ok(path),
-                },
+            }
+            if meta.is_dir() || meta.file_type().is_symlink() {
+                self.checked_dirs().insert(current.clone());
             }
         }
+        Ok(path)
+    }
+
+    fn checked_dirs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<PathBuf>> {
+        self.checked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn io(&self, key: &str, source: std::io::Error) -> StorageError {
