@@ -19,11 +19,12 @@ REPO="$(cd "$BENCH_DIR/.." && pwd)"
 # ---- gluers commands (override from the environment) -------------------------
 # Binary of the tiny DAG project; run with cwd bench/gluers_project as
 #   $GLUERS_BENCH_BIN dag bench
-GLUERS_BENCH_BIN="${GLUERS_BENCH_BIN:-$REPO/target/release/gluers-bench}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+GLUERS_BENCH_BIN="${GLUERS_BENCH_BIN:-$TARGET_DIR/release/gluers-bench}"
 GLUERS_BENCH_DIR="${GLUERS_BENCH_DIR:-$BENCH_DIR/gluers_project}"
 # Binary of examples/forecast; run with cwd examples/forecast as
 #   $GLUERS_FORECAST_BIN dag forecast
-GLUERS_FORECAST_BIN="${GLUERS_FORECAST_BIN:-$REPO/target/release/forecast}"
+GLUERS_FORECAST_BIN="${GLUERS_FORECAST_BIN:-$TARGET_DIR/release/forecast}"
 GLUERS_FORECAST_DIR="${GLUERS_FORECAST_DIR:-$REPO/examples/forecast}"
 # How gluers is given the compare folders: "repeat" = Gluepy's form
 # (--compare F1 --compare F2 ...), "all" = bare --compare (every run of the DAG).
@@ -59,6 +60,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     }
 fi
 "$BENCH_DIR/setup-gluepy.sh" >/dev/null
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    say "building the gluers binaries (release)"
+    (cd "$REPO" && cargo build --release --quiet -p gluers-bench -p forecast)
+fi
 mkdir -p "$RES" "$STORE"
 
 # Python as a user runs it: bytecode caching on (this environment may set

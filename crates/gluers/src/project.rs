@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -139,6 +138,7 @@ impl Project {
     {
         match self.dispatch(args) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(GluersError::Exit(code)) => code,
             Err(e) => {
                 report_error(&e);
                 ExitCode::from(e.exit_code())
@@ -182,6 +182,19 @@ impl Project {
         }
         let cli = ProjectCli::from_arg_matches(&matches).map_err(|e| GluersError::Usage(e.to_string()))?;
         match cli.command {
+            BuiltinCommand::Skill { target } => cli::tools::skill(target, &project_dir, &self.name),
+            BuiltinCommand::Startmodule { name } => cli::tools::startmodule(&project_dir, &name),
+            BuiltinCommand::Experiment(command) => {
+                let spec = cli::tools::cargo_project(&project_dir);
+                match cli::tools::experiment(command, Some(spec)) {
+                    Ok(code) => Err(GluersError::Exit(code)),
+                    Err((message, code)) => Err(if code == 2 {
+                        GluersError::Usage(message)
+                    } else {
+                        GluersError::Other(message)
+                    }),
+                }
+            }
             BuiltinCommand::Dag(args) => cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet),
             BuiltinCommand::List => {
                 print!("{}", crate::describe::list(&registry));
@@ -196,6 +209,3 @@ pub fn report_error(e: &GluersError) {
     let message = e.to_string().replace('\n', " ");
     eprintln!("error: {message}");
 }
-
-#[allow(dead_code)]
-fn _assert_send(_: Arc<dyn Send>) {}

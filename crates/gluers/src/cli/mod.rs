@@ -2,6 +2,7 @@
 
 pub mod dag;
 pub mod logging;
+pub mod tools;
 
 use clap::{Parser, Subcommand};
 
@@ -40,4 +41,17 @@ pub enum BuiltinCommand {
     Dag(DagArgs),
     /// List the registered DAGs and their tasks.
     List,
+    /// Write agent instructions (skill, references, /experiment command) for an AI coding tool.
+    Skill {
+        /// The tool: claude, cursor, github (Copilot) or codex (AGENTS.md).
+        target: crate::skill::SkillTarget,
+    },
+    /// Let an AI agent improve a DAG's work tasks while evaluation stays frozen.
+    #[command(subcommand)]
+    Experiment(gluers_experiment::ExperimentCommand),
+    /// Add a module (a DAG, a task, its config) to this project and wire it into main.rs.
+    Startmodule {
+        /// The module's name: lowercase letters, digits and '_'.
+        name: String,
+    },
 }
