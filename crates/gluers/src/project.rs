@@ -151,7 +151,7 @@ impl Project {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let mut command = ProjectCli::command().name(self.name.clone()).bin_name(format!("cargo manage"));
+        let mut command = ProjectCli::command().name(self.name.clone()).bin_name("cargo manage");
         for custom in &self.commands {
             if command.find_subcommand(custom.name).is_some() {
                 return Err(GluersError::Registry(format!(

@@ -33,6 +33,7 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         path: PathBuf,
         /// Depend on a local gluers checkout (its crates/gluers folder) instead of crates.io.
+        /// Default: the checkout this binary was built from, if it is still there.
         #[arg(long, value_name = "DIR")]
         gluers_path: Option<PathBuf>,
     },
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
             let options = gluers::scaffold::NewProjectOptions {
                 name: name.clone(),
                 dir: path,
-                gluers_path,
+                gluers_path: gluers_path.or_else(own_checkout),
             };
             gluers::scaffold::new_project(&options)
                 .map(|dir| {
@@ -86,6 +87,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err((message, code)) => fail(&message, code),
     }
+}
+
+/// The gluers sources this binary was built from, when they are still on
+/// disk: a project created by a `gluers` built from a checkout depends on
+/// that checkout rather than on a registry version.
+fn own_checkout() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    dir.join("Cargo.toml").is_file().then_some(dir)
 }
 
 fn fail(message: &str, code: u8) -> ExitCode {

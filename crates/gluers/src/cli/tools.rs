@@ -43,7 +43,9 @@ pub fn cargo_project(project_dir: &Path) -> gluers_experiment::ProjectSpec {
 pub fn startmodule(project_dir: &Path, name: &str) -> Result<()> {
     let files = crate::scaffold::start_module(project_dir, name).map_err(|e| GluersError::Usage(e.to_string()))?;
     for file in files {
-        println!("created {}", file.strip_prefix(project_dir).unwrap_or(&file).display());
+        let shown = file.strip_prefix(project_dir).unwrap_or(&file);
+        let verb = if shown == Path::new("src/main.rs") { "updated" } else { "created" };
+        println!("{verb} {}", shown.display());
     }
     println!("run it: cargo manage dag {name}");
     Ok(())

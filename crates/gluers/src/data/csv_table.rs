@@ -2,7 +2,10 @@
 
 use super::DataError;
 
-pub(super) fn read<T: serde::de::DeserializeOwned>(bytes: &[u8], shown: &str) -> Result<Vec<T>, DataError> {
+pub(super) fn read<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    shown: &str,
+) -> Result<Vec<T>, DataError> {
     let mut reader = csv::Reader::from_reader(bytes);
     let headers = reader
         .headers()
@@ -67,9 +70,15 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let rows = vec![Row { timestamp: "2014-01-01T00:00".into(), demand_gw: 3.9 }];
+        let rows = vec![Row {
+            timestamp: "2014-01-01T00:00".into(),
+            demand_gw: 3.9,
+        }];
         let bytes = write(&rows, "x.csv").unwrap();
-        assert_eq!(String::from_utf8_lossy(&bytes), "timestamp,demand_gw\n2014-01-01T00:00,3.9\n");
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            "timestamp,demand_gw\n2014-01-01T00:00,3.9\n"
+        );
         assert_eq!(read::<Row>(&bytes, "x.csv").unwrap(), rows);
     }
 
@@ -77,6 +86,9 @@ mod tests {
     fn bad_value_names_file_line_and_column() {
         let text = b"timestamp,demand_gw\na,1.0\nb,oops\n";
         let err = read::<Row>(text, "data/in.csv").unwrap_err().to_string();
-        assert!(err.starts_with("data/in.csv: line 3, column \"demand_gw\""), "{err}");
+        assert!(
+            err.starts_with("data/in.csv: line 3, column \"demand_gw\""),
+            "{err}"
+        );
     }
 }

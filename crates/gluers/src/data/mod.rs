@@ -8,8 +8,8 @@
 //!
 //! | format | typed rows (serde) | DataFrame |
 //! | --- | --- | --- |
-//! | CSV | [`read_csv`](DataManager::read_csv), always available | [`read_frame`](DataManager::read_frame), feature `polars` |
-//! | Parquet | [`read_parquet`](DataManager::read_parquet), feature `parquet` | [`read_frame`](DataManager::read_frame), feature `polars` |
+//! | CSV | [`read_csv`](DataManager::read_csv), always available | `read_frame`, feature `polars` |
+//! | Parquet | `read_parquet`, feature `parquet` | `read_frame`, feature `polars` |
 //!
 //! [`read_table`](DataManager::read_table) and
 //! [`write_table`](DataManager::write_table) pick the format of typed rows by
@@ -175,7 +175,10 @@ impl<'a> DataManager<'a> {
     /// let rows: Vec<Row> = data.read_csv("y.csv").unwrap();
     /// assert_eq!(rows[0].y, 1.5);
     /// ```
-    pub fn read_csv<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, DataError> {
+    pub fn read_csv<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Vec<T>, DataError> {
         let key = self.path(path);
         let bytes = self.storage.read(&key)?;
         csv_table::read(&bytes, &self.storage.display(&key))
@@ -207,7 +210,10 @@ impl<'a> DataManager<'a> {
     /// assert_eq!(rows, [Row { t: "a".into(), y: 1.5 }]);
     /// ```
     #[cfg(feature = "parquet")]
-    pub fn read_parquet<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, DataError> {
+    pub fn read_parquet<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Vec<T>, DataError> {
         let key = self.path(path);
         let bytes = self.storage.read(&key)?;
         parquet_table::read(bytes, &self.storage.display(&key))
@@ -219,7 +225,11 @@ impl<'a> DataManager<'a> {
     /// an empty table has no rows to tell them. A column whose values are
     /// all `None` is written with Arrow's null type.
     #[cfg(feature = "parquet")]
-    pub fn write_parquet<T: serde::Serialize>(&self, path: &str, rows: &[T]) -> Result<(), DataError> {
+    pub fn write_parquet<T: serde::Serialize>(
+        &self,
+        path: &str,
+        rows: &[T],
+    ) -> Result<(), DataError> {
         let key = self.path(path);
         let bytes = parquet_table::write(rows, &self.storage.display(&key))?;
         self.storage.write(&key, &bytes)?;
@@ -243,14 +253,21 @@ impl<'a> DataManager<'a> {
     /// assert_eq!(rows[0].y, 2.0);
     /// assert!(data.read_table::<Row>("y.txt").unwrap_err().to_string().contains(".csv or .parquet"));
     /// ```
-    pub fn read_table<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, DataError> {
+    pub fn read_table<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Vec<T>, DataError> {
         let key = self.path(path);
         match TableFormat::of(path, &self.storage.display(&key))? {
             TableFormat::Csv => self.read_csv(path),
             #[cfg(feature = "parquet")]
             TableFormat::Parquet => self.read_parquet(path),
             #[cfg(not(feature = "parquet"))]
-            TableFormat::Parquet => Err(feature_off(&self.storage.display(&key), "reading Parquet", "parquet")),
+            TableFormat::Parquet => Err(feature_off(
+                &self.storage.display(&key),
+                "reading Parquet",
+                "parquet",
+            )),
         }
     }
 
@@ -258,14 +275,22 @@ impl<'a> DataManager<'a> {
     ///
     /// Parquet needs the `parquet` feature; without it, or for any other
     /// extension, the error names the file and what to do.
-    pub fn write_table<T: serde::Serialize>(&self, path: &str, rows: &[T]) -> Result<(), DataError> {
+    pub fn write_table<T: serde::Serialize>(
+        &self,
+        path: &str,
+        rows: &[T],
+    ) -> Result<(), DataError> {
         let key = self.path(path);
         match TableFormat::of(path, &self.storage.display(&key))? {
             TableFormat::Csv => self.write_csv(path, rows),
             #[cfg(feature = "parquet")]
             TableFormat::Parquet => self.write_parquet(path, rows),
             #[cfg(not(feature = "parquet"))]
-            TableFormat::Parquet => Err(feature_off(&self.storage.display(&key), "writing Parquet", "parquet")),
+            TableFormat::Parquet => Err(feature_off(
+                &self.storage.display(&key),
+                "writing Parquet",
+                "parquet",
+            )),
         }
     }
 
@@ -300,7 +325,11 @@ impl<'a> DataManager<'a> {
     ///
     /// The frame is `&mut` because polars may rechunk it while writing.
     #[cfg(feature = "polars")]
-    pub fn write_frame(&self, path: &str, frame: &mut polars::prelude::DataFrame) -> Result<(), DataError> {
+    pub fn write_frame(
+        &self,
+        path: &str,
+        frame: &mut polars::prelude::DataFrame,
+    ) -> Result<(), DataError> {
         let key = self.path(path);
         let shown = self.storage.display(&key);
         let format = TableFormat::of(path, &shown)?;

@@ -1,7 +1,9 @@
 //! Parquet encoding of typed rows: serde rows ⇄ Arrow record batches
 //! (serde_arrow) ⇄ Parquet (the `parquet` crate of arrow-rs).
 
-use arrow_schema::{FieldRef, Schema};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, FieldRef, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -13,7 +15,10 @@ use serde_path_to_error::Segment;
 use super::DataError;
 
 /// Reads every row of a Parquet file.
-pub(super) fn read<T: serde::de::DeserializeOwned>(bytes: Vec<u8>, shown: &str) -> Result<Vec<T>, DataError> {
+pub(super) fn read<T: serde::de::DeserializeOwned>(
+    bytes: Vec<u8>,
+    shown: &str,
+) -> Result<Vec<T>, DataError> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .and_then(|builder| builder.build())
         .map_err(|e| DataError::Format {
@@ -30,12 +35,14 @@ pub(super) fn read<T: serde::de::DeserializeOwned>(bytes: Vec<u8>, shown: &str) 
             message: format!("cannot decode: {}", parquet_message(&ParquetError::from(e))),
         })?;
         let schema = batch.schema();
-        let deserializer = serde_arrow::Deserializer::from_record_batch(&batch).map_err(|e| DataError::Format {
-            path: shown.to_string(),
-            location: annotated_column(&e.to_string())
-                .map(|c| format!("column \"{c}\""))
-                .unwrap_or_else(|| "columns".to_string()),
-            message: format!("cannot read these columns as rows: {}", e.message()),
+        let deserializer = serde_arrow::Deserializer::from_record_batch(&batch).map_err(|e| {
+            DataError::Format {
+                path: shown.to_string(),
+                location: annotated_column(&e.to_string())
+                    .map(|c| format!("column \"{c}\""))
+                    .unwrap_or_else(|| "columns".to_string()),
+                message: format!("cannot read these columns as rows: {}", e.message()),
+            }
         })?;
         let part: Vec<T> = serde_path_to_error::deserialize(deserializer)
             .map_err(|e| row_error(shown, first_row, &schema, e))?;
@@ -69,8 +76,21 @@ pub(super) fn write<T: serde::Serialize>(rows: &[T], shown: &str) -> Result<Vec<
             format!("cannot map the rows to Parquet columns: {}", e.message()),
         )
     })?;
-    let batch = serde_arrow::to_record_batch(&fields, &rows)
-        .map_err(|e| error(column_or(&e, "rows"), format!("cannot encode: {}", e.message())))?;
+    let fields: Vec<FieldRef> = fields.into_iter().map(plain_strings).collect();
+    if let Some(column) = unstorable(&fields) {
+        return Err(error(
+            format!("column \"{column}\""),
+            "Parquet cannot store an enum whose variants carry data; \
+             use unit variants (stored as text), or put the data in columns of its own"
+                .to_string(),
+        ));
+    }
+    let batch = serde_arrow::to_record_batch(&fields, &rows).map_err(|e| {
+        error(
+            column_or(&e, "rows"),
+            format!("cannot encode: {}", e.message()),
+        )
+    })?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();
@@ -82,6 +102,20 @@ pub(super) fn write<T: serde::Serialize>(rows: &[T], shown: &str) -> Result<Vec<
         .and_then(|_| writer.close().map(|_| ()))
         .map_err(|e| error("rows".to_string(), parquet_message(&e)))?;
     Ok(bytes)
+}
+
+/// Unit enums as plain string columns, not dictionaries: what pandas and
+/// polars read as text rather than as categoricals.
+fn plain_strings(field: FieldRef) -> FieldRef {
+    match field.data_type() {
+        DataType::Dictionary(_, value)
+            if matches!(**value, DataType::Utf8 | DataType::LargeUtf8) =>
+        {
+            let value = (**value).clone();
+            Arc::new(field.as_ref().clone().with_data_type(value))
+        }
+        _ => field,
+    }
 }
 
 /// The error for a row that did not deserialize, naming its row and column.
@@ -102,16 +136,32 @@ fn row_error(
     }
     let inner = e.into_inner();
     let mut message = inner.message().to_string();
-    if let serde_arrow::ErrorKind::MissingField { field } = inner.kind() {
-        column = Some(field.clone());
+    let missing = match inner.kind() {
+        serde_arrow::ErrorKind::MissingField { field } => Some(field.clone()),
+        _ => missing_field(inner.message()),
+    };
+    if let Some(field) = missing {
+        column = Some(field);
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        message = format!("the file has no such column (its columns: {})", names.join(", "));
+        message = format!(
+            "the file has no such column (its columns: {})",
+            names.join(", ")
+        );
     } else {
         if column.is_none() {
             column = annotated_column(&inner.to_string());
         }
-        if let Some(field) = column.as_deref().and_then(|c| schema.field_with_name(c).ok()) {
-            message = format!("{message} (the column holds {})", field.data_type());
+        if let Some(field) = column
+            .as_deref()
+            .and_then(|c| schema.field_with_name(c).ok())
+        {
+            message = match unsupported_read(&message) {
+                Some(wanted) => format!(
+                    "cannot read {wanted} from this column: it holds {}",
+                    field.data_type()
+                ),
+                None => format!("{message} (the column holds {})", field.data_type()),
+            };
         }
     }
     let location = match (row, column) {
@@ -125,6 +175,50 @@ fn row_error(
         location,
         message,
     }
+}
+
+/// The Rust type in serde_arrow's `does not implement deserialize_f64_at`
+/// wording (a column of the wrong type), as `f64 values`.
+fn unsupported_read(message: &str) -> Option<String> {
+    let start =
+        message.find("does not implement deserialize_")? + "does not implement deserialize_".len();
+    let rest = &message[start..];
+    let wanted = rest.split_whitespace().next()?.strip_suffix("_at")?;
+    Some(match wanted {
+        "str" | "string" => "text".to_string(),
+        "seq" => "a list".to_string(),
+        "map" | "struct" => "a struct".to_string(),
+        "enum" => "an enum".to_string(),
+        other => format!("{other} values"),
+    })
+}
+
+/// The first column whose Arrow type Parquet cannot store (an enum with
+/// data becomes a union), with that type's description.
+fn unstorable(fields: &[FieldRef]) -> Option<&str> {
+    fn has_union(data_type: &DataType) -> bool {
+        match data_type {
+            DataType::Union(..) => true,
+            DataType::Struct(fields) => fields.iter().any(|f| has_union(f.data_type())),
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::FixedSizeList(f, _)
+            | DataType::Map(f, _) => has_union(f.data_type()),
+            DataType::Dictionary(_, value) => has_union(value),
+            _ => false,
+        }
+    }
+    fields
+        .iter()
+        .find(|f| has_union(f.data_type()))
+        .map(|f| f.name().as_str())
+}
+
+/// The field in serde's `missing field `name`` wording.
+fn missing_field(message: &str) -> Option<String> {
+    let start = message.find("missing field `")? + "missing field `".len();
+    let rest = &message[start..];
+    Some(rest[..rest.find('`')?].to_string())
 }
 
 /// The column a serde_arrow error is annotated with, or `fallback`.
@@ -174,8 +268,16 @@ mod tests {
 
     fn rows() -> Vec<Row> {
         vec![
-            Row { timestamp: "2014-01-01T00:00".into(), demand_gw: 3.9, holiday: Some(true) },
-            Row { timestamp: "2014-01-01T00:30".into(), demand_gw: 4.1, holiday: None },
+            Row {
+                timestamp: "2014-01-01T00:00".into(),
+                demand_gw: 3.9,
+                holiday: Some(true),
+            },
+            Row {
+                timestamp: "2014-01-01T00:30".into(),
+                demand_gw: 4.1,
+                holiday: None,
+            },
         ]
     }
 
@@ -189,7 +291,11 @@ mod tests {
     #[test]
     fn garbage_names_the_file() {
         let err = read::<Row>(b"timestamp,demand_gw\n".to_vec(), "data/in.parquet").unwrap_err();
-        assert!(err.to_string().starts_with("data/in.parquet: file: not a readable Parquet file"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("data/in.parquet: file: not a readable Parquet file"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -199,9 +305,21 @@ mod tests {
             timestamp: String,
             demand_gw: String,
         }
-        let bytes = write(&[Text { timestamp: "a".into(), demand_gw: "high".into() }], "x.parquet").unwrap();
-        let err = read::<Row>(bytes, "data/x.parquet").unwrap_err().to_string();
-        assert!(err.starts_with("data/x.parquet: row 1, column \"demand_gw\": "), "{err}");
+        let bytes = write(
+            &[Text {
+                timestamp: "a".into(),
+                demand_gw: "high".into(),
+            }],
+            "x.parquet",
+        )
+        .unwrap();
+        let err = read::<Row>(bytes, "data/x.parquet")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("data/x.parquet: row 1, column \"demand_gw\": "),
+            "{err}"
+        );
     }
 
     #[test]
@@ -210,7 +328,13 @@ mod tests {
         struct Short {
             timestamp: String,
         }
-        let bytes = write(&[Short { timestamp: "a".into() }], "x.parquet").unwrap();
+        let bytes = write(
+            &[Short {
+                timestamp: "a".into(),
+            }],
+            "x.parquet",
+        )
+        .unwrap();
         let err = read::<Row>(bytes, "x.parquet").unwrap_err().to_string();
         assert!(err.contains("column \"demand_gw\""), "{err}");
         assert!(err.contains("its columns: timestamp"), "{err}");
@@ -224,7 +348,10 @@ mod tests {
 
     #[test]
     fn annotation_parsing() {
-        assert_eq!(annotated_column("Error: x (data_type: \"Utf8\", field: \"$.y\")").as_deref(), Some("y"));
+        assert_eq!(
+            annotated_column("Error: x (data_type: \"Utf8\", field: \"$.y\")").as_deref(),
+            Some("y")
+        );
         assert_eq!(annotated_column("Error: x (field: \"$\")"), None);
         assert_eq!(annotated_column("Error: x"), None);
     }

@@ -125,7 +125,9 @@ pub enum ScaffoldError {
         place: &'static str,
     },
     /// The local gluers checkout is not usable.
-    #[error("gluers path {path}: {reason}; point it at the crates/gluers folder of a gluers checkout")]
+    #[error(
+        "gluers path {path}: {reason}; point it at the crates/gluers folder of a gluers checkout"
+    )]
     GluersPath {
         /// The folder given.
         path: PathBuf,
@@ -159,7 +161,11 @@ pub enum ScaffoldError {
 /// A mapper from an I/O error to [`ScaffoldError::Io`] for `action` on `path`.
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError {
     let path = path.to_path_buf();
-    move |source| ScaffoldError::Io { action, path, source }
+    move |source| ScaffoldError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// Creates the project `<opts.dir>/<opts.name>/` and returns its folder.
@@ -292,7 +298,8 @@ pub fn start_module(project_dir: &Path, name: &str) -> Result<Vec<PathBuf>, Scaf
         .permissions();
     crate::write_atomic(&main_path, wired.as_bytes()).map_err(io_error("write", &main_path))?;
     // The atomic write goes through a private temporary file: restore the mode.
-    fs::set_permissions(&main_path, permissions).map_err(io_error("set the permissions of", &main_path))?;
+    fs::set_permissions(&main_path, permissions)
+        .map_err(io_error("set the permissions of", &main_path))?;
     rollback.disarm();
     written.push(main_path);
     Ok(written)
@@ -308,7 +315,8 @@ fn write_new(path: &Path, text: &str) -> Result<(), ScaffoldError> {
         .create_new(true)
         .open(path)
         .map_err(io_error("create", path))?;
-    file.write_all(text.as_bytes()).map_err(io_error("write", path))
+    file.write_all(text.as_bytes())
+        .map_err(io_error("write", path))
 }
 
 /// A TOML basic string holding `s`, quoted and escaped.
@@ -341,13 +349,16 @@ fn checked_gluers_path(path: &Path) -> Result<String, ScaffoldError> {
         .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string));
     match package.as_deref() {
         Some("gluers") => {}
-        Some(other) => return Err(refuse(format!("its Cargo.toml is the package `{other}`, not `gluers`"))),
+        Some(other) => {
+            return Err(refuse(format!(
+                "its Cargo.toml is the package `{other}`, not `gluers`"
+            )))
+        }
         None => return Err(refuse("its Cargo.toml names no package".to_string())),
     }
-    absolute
-        .to_str()
-        .map(str::to_string)
-        .ok_or_else(|| refuse("the path is not valid UTF-8, which Cargo.toml cannot hold".to_string()))
+    absolute.to_str().map(str::to_string).ok_or_else(|| {
+        refuse("the path is not valid UTF-8, which Cargo.toml cannot hold".to_string())
+    })
 }
 
 /// Removes what a scaffolding call created, unless the call succeeded.
@@ -357,7 +368,9 @@ struct Rollback {
 
 impl Rollback {
     fn new() -> Self {
-        Rollback { created: Vec::new() }
+        Rollback {
+            created: Vec::new(),
+        }
     }
 
     /// Records a file or folder this call created.

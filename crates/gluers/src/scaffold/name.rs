@@ -36,17 +36,20 @@ const MAX_LEN: usize = 64;
 /// Rust keywords of every edition, strict and reserved: none can name a crate
 /// or a module.
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct",
-    "super", "trait", "true", "try", "type", "typeof", "union", "unsafe", "unsized", "use", "virtual", "where",
-    "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// Names that would clash with a crate the project uses or with the
 /// standard library, each with the reason.
 const TAKEN: &[(&str, &str)] = &[
-    ("gluers", "it is the name of the gluers crate this project depends on"),
+    (
+        "gluers",
+        "it is the name of the gluers crate this project depends on",
+    ),
     ("std", "it is the name of Rust's standard library"),
     ("core", "it is the name of Rust's core library"),
     ("alloc", "it is the name of Rust's alloc library"),
@@ -62,8 +65,8 @@ const CARGO_RESERVED: &[&str] = &["build", "deps", "examples", "incremental"];
 
 /// File names Windows reserves: a project or module folder cannot have them.
 const WINDOWS_RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1",
-    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
 /// Checks `name` for use as a project or module name.
@@ -78,7 +81,9 @@ pub(crate) fn check(kind: NameKind, name: &str) -> Result<Name, ScaffoldError> {
         reason,
     };
     let Some(first) = name.chars().next() else {
-        return Err(invalid("it is empty: give a name such as `forecast`".to_string()));
+        return Err(invalid(
+            "it is empty: give a name such as `forecast`".to_string(),
+        ));
     };
     if name.len() > MAX_LEN {
         return Err(invalid(format!(
@@ -90,8 +95,10 @@ pub(crate) fn check(kind: NameKind, name: &str) -> Result<Name, ScaffoldError> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
     {
-        let hint = if bad.is_ascii_uppercase() {
-            format!(": try `{}`", name.to_ascii_lowercase())
+        // Suggest the lowercase spelling only when it would be accepted.
+        let lower = name.to_ascii_lowercase();
+        let hint = if bad.is_ascii_uppercase() && check(kind, &lower).is_ok() {
+            format!(": try `{lower}`")
         } else {
             String::new()
         };
@@ -115,12 +122,14 @@ pub(crate) fn check(kind: NameKind, name: &str) -> Result<Name, ScaffoldError> {
     }
     if CARGO_RESERVED.contains(&name) {
         return Err(invalid(
-            "cargo reserves it for a folder of the target directory: choose another name".to_string(),
+            "cargo reserves it for a folder of the target directory: choose another name"
+                .to_string(),
         ));
     }
     if WINDOWS_RESERVED.contains(&name) {
         return Err(invalid(
-            "Windows reserves it as a device name, so no folder can have it: choose another name".to_string(),
+            "Windows reserves it as a device name, so no folder can have it: choose another name"
+                .to_string(),
         ));
     }
     Ok(Name {
@@ -146,13 +155,17 @@ mod tests {
         assert_eq!(n.text, "energy-forecast_2");
         assert_eq!(n.ident, "energy_forecast_2");
         assert_eq!(check(NameKind::Module, "a").unwrap().ident, "a");
-        assert_eq!(check(NameKind::Module, &"x".repeat(64)).unwrap().text.len(), 64);
+        assert_eq!(
+            check(NameKind::Module, &"x".repeat(64)).unwrap().text.len(),
+            64
+        );
     }
 
     #[test]
     fn refuses_bad_characters_with_a_hint() {
         assert!(reason("").contains("empty"));
         assert!(reason("Forecast").contains("try `forecast`"));
+        assert!(!reason("Fn").contains("try"), "no hint towards a keyword");
         assert!(reason("my forecast").contains("' '"));
         assert!(reason("fore.cast").contains("'.'"));
         assert!(reason("prévision").contains("'é'"));
@@ -174,7 +187,12 @@ mod tests {
         }
         assert!(reason("deps").contains("cargo"));
         assert!(reason("nul").contains("Windows"));
-        let err = check(NameKind::Module, "proc-macro").unwrap_err().to_string();
-        assert!(err.starts_with("invalid module name \"proc-macro\""), "{err}");
+        let err = check(NameKind::Module, "proc-macro")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid module name \"proc-macro\""),
+            "{err}"
+        );
     }
 }

@@ -63,7 +63,8 @@ impl Template {
         env.set_syntax(syntax);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.add_template(self.name, self.source).map_err(|e| self.error(&e))?;
+        env.add_template(self.name, self.source)
+            .map_err(|e| self.error(&e))?;
         env.get_template(self.name)
             .and_then(|t| t.render(vars))
             .map_err(|e| self.error(&e))
@@ -105,6 +106,9 @@ mod tests {
             .render(&minijinja::context! { ident => "x" })
             .unwrap_err()
             .to_string();
-        assert!(err.contains("module/mod.rs.j2") && !err.contains('\n'), "{err}");
+        assert!(
+            err.contains("module/mod.rs.j2") && !err.contains('\n'),
+            "{err}"
+        );
     }
 }

@@ -18,7 +18,8 @@ pub(crate) enum WireError {
 /// `.dags(<ident>::dags())` before the DAGs marker, each indented like its
 /// marker. Line endings follow the file's (`\r\n` stays `\r\n`).
 pub(crate) fn wire_module(main: &str, ident: &str) -> Result<String, WireError> {
-    let modules_at = marker_line(main, MODULES_MARKER).ok_or(WireError::MissingMarker(MODULES_MARKER))?;
+    let modules_at =
+        marker_line(main, MODULES_MARKER).ok_or(WireError::MissingMarker(MODULES_MARKER))?;
     let dags_at = marker_line(main, DAGS_MARKER).ok_or(WireError::MissingMarker(DAGS_MARKER))?;
     if declares_module(main, ident) {
         return Err(WireError::AlreadyDeclared);
@@ -32,7 +33,10 @@ pub(crate) fn wire_module(main: &str, ident: &str) -> Result<String, WireError> 
     inserts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let mut out = main.to_string();
     for (at, line) in inserts {
-        let indent: String = main[at..].chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let indent: String = main[at..]
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         out.insert_str(at, &format!("{indent}{line}{newline}"));
     }
     Ok(out)
@@ -59,7 +63,10 @@ fn declares_module(text: &str, ident: &str) -> bool {
     let wanted = format!("mod {ident};");
     text.lines().any(|line| {
         let line = line.trim();
-        let line = line.strip_prefix("pub ").map(str::trim_start).unwrap_or(line);
+        let line = line
+            .strip_prefix("pub ")
+            .map(str::trim_start)
+            .unwrap_or(line);
         line == wanted
     })
 }
@@ -78,8 +85,13 @@ mod tests {
             "mod sample;\nmod clean_up;\n// gluers:modules (keep)\n\nfn main() {\n    gluers::Project::new(\"p\")\n        .dags(sample::dags())\n        .dags(clean_up::dags())\n        // gluers:dags\n        .main()\n}\n"
         );
         let twice = wire_module(&wired, "other").unwrap();
-        assert!(twice.contains("mod clean_up;\nmod other;\n// gluers:modules"), "{twice}");
-        assert!(twice.contains(".dags(clean_up::dags())\n        .dags(other::dags())\n        // gluers:dags"));
+        assert!(
+            twice.contains("mod clean_up;\nmod other;\n// gluers:modules"),
+            "{twice}"
+        );
+        assert!(twice.contains(
+            ".dags(clean_up::dags())\n        .dags(other::dags())\n        // gluers:dags"
+        ));
     }
 
     #[test]
@@ -94,18 +106,30 @@ mod tests {
     #[test]
     fn refuses_missing_markers_and_declared_modules() {
         let no_dags = MAIN.replace("// gluers:dags", "// dags");
-        assert_eq!(wire_module(&no_dags, "x"), Err(WireError::MissingMarker(DAGS_MARKER)));
+        assert_eq!(
+            wire_module(&no_dags, "x"),
+            Err(WireError::MissingMarker(DAGS_MARKER))
+        );
         let no_mods = MAIN.replace("// gluers:modules", "// gluers:modulesx");
-        assert_eq!(wire_module(&no_mods, "x"), Err(WireError::MissingMarker(MODULES_MARKER)));
+        assert_eq!(
+            wire_module(&no_mods, "x"),
+            Err(WireError::MissingMarker(MODULES_MARKER))
+        );
         assert_eq!(wire_module(MAIN, "sample"), Err(WireError::AlreadyDeclared));
         let public = MAIN.replace("mod sample;", "pub mod sample;");
-        assert_eq!(wire_module(&public, "sample"), Err(WireError::AlreadyDeclared));
+        assert_eq!(
+            wire_module(&public, "sample"),
+            Err(WireError::AlreadyDeclared)
+        );
     }
 
     #[test]
     fn a_marker_at_the_end_without_newline_is_found() {
         let text = "mod a;\n// gluers:modules\nfn main() { x\n// gluers:dags";
         let wired = wire_module(text, "b").unwrap();
-        assert!(wired.ends_with(".dags(b::dags())\n// gluers:dags"), "{wired}");
+        assert!(
+            wired.ends_with(".dags(b::dags())\n// gluers:dags"),
+            "{wired}"
+        );
     }
 }
