@@ -10,7 +10,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
     /// `git` could not be started.
-    #[error("git is not installed or not on PATH ({0}); experiments need git: install it and retry")]
+    #[error(
+        "git is not installed or not on PATH ({0}); experiments need git: install it and retry"
+    )]
     GitMissing(String),
 
     /// The project directory is not inside a git work tree.
@@ -68,7 +70,9 @@ pub enum ExperimentError {
     },
 
     /// `keep` or `discard` was called with nothing to decide.
-    #[error("there is no run waiting for a decision; start one with `{prog} run -m \"what changed\"`")]
+    #[error(
+        "there is no run waiting for a decision; start one with `{prog} run -m \"what changed\"`"
+    )]
     NoPending {
         /// The command prefix to show.
         prog: String,
@@ -83,17 +87,6 @@ pub enum ExperimentError {
         status: String,
         /// The command prefix to show.
         prog: String,
-    },
-
-    /// `discard` would drop commits made after the run.
-    #[error("HEAD ({head}) is not the commit of experiment {id} ({commit}); discarding would also drop the commits made after the run: move them away (e.g. `git reset --soft {commit}` then stash), then retry")]
-    HeadMoved {
-        /// The pending experiment id.
-        id: u64,
-        /// Short hash of the run's commit.
-        commit: String,
-        /// Short hash of HEAD now.
-        head: String,
     },
 
     /// A `--freeze` argument is unusable.
@@ -119,10 +112,12 @@ pub enum ExperimentError {
     },
 
     /// Frozen paths changed since the base commit: the run is refused.
-    #[error("refused: frozen path(s) changed since base commit {base}: {paths}; restore them (`git checkout {base} -- PATH`, or put the data back), commit, and run again")]
+    #[error("refused, nothing ran: frozen path(s) changed since base commit {base}: {paths}; commit {head} stays for you to fix: restore them (`git checkout {base} -- PATH`, or put the data back), then run again")]
     FrozenViolation {
         /// Short hash of the base commit.
         base: String,
+        /// Short hash of the refused commit (HEAD).
+        head: String,
         /// The changed paths with the kind of change, `; `-separated.
         paths: String,
     },
@@ -207,13 +202,8 @@ pub enum ExperimentError {
     },
 
     /// Rendering the chart failed.
-    #[error("cannot draw the chart to {}: {message}", out.display())]
-    Report {
-        /// The requested output file.
-        out: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl ExperimentError {
@@ -231,17 +221,21 @@ impl ExperimentError {
             | Self::PendingDecision { .. }
             | Self::NoPending { .. }
             | Self::CannotKeepFailed { .. }
-            | Self::HeadMoved { .. }
             | Self::FreezePath { .. }
             | Self::Usage(_)
             | Self::NoEvalTasks { .. }
-            | Self::UnknownMetric { .. } => 2,
+            | Self::UnknownMetric { .. }
+            | Self::Report(crate::report::ReportError::UnsupportedFormat { .. }) => 2,
             _ => 1,
         }
     }
 
     /// Wraps an I/O error with the action and path it concerns.
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Self::Io {
             action,
             path: path.into(),

@@ -91,7 +91,10 @@ impl Row {
     fn parse(line: &str) -> std::result::Result<Self, String> {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() != 8 {
-            return Err(format!("expected 8 tab-separated columns, found {}", cols.len()));
+            return Err(format!(
+                "expected 8 tab-separated columns, found {}",
+                cols.len()
+            ));
         }
         Ok(Self {
             experiment_id: cols[0]
@@ -100,7 +103,8 @@ impl Row {
             timestamp: cols[1].to_string(),
             run_id: cols[2].to_string(),
             metrics: cols[3].to_string(),
-            status: Status::parse(cols[4]).ok_or_else(|| format!("unknown status `{}`", cols[4]))?,
+            status: Status::parse(cols[4])
+                .ok_or_else(|| format!("unknown status `{}`", cols[4]))?,
             description: unescape(cols[5]),
             commit: cols[6].to_string(),
             duration_seconds: cols[7]
@@ -231,7 +235,15 @@ pub(crate) fn sync_mirror(canonical: &Path, mirror: &Path) -> Result<()> {
 
 /// The log as an aligned table for a terminal.
 pub(crate) fn table(rows: &[Row]) -> String {
-    let headers = ["id", "timestamp", "status", "commit", "secs", "metrics", "description"];
+    let headers = [
+        "id",
+        "timestamp",
+        "status",
+        "commit",
+        "secs",
+        "metrics",
+        "description",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -241,7 +253,11 @@ pub(crate) fn table(rows: &[Row]) -> String {
                 r.status.as_str().to_string(),
                 r.commit.clone(),
                 format!("{:.2}", r.duration_seconds),
-                if r.metrics.is_empty() { "-".into() } else { r.metrics.replace(';', " ") },
+                if r.metrics.is_empty() {
+                    "-".into()
+                } else {
+                    r.metrics.replace(';', " ")
+                },
                 escape(&r.description),
             ]
         })

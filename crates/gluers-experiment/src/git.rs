@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use crate::error::{ExperimentError, Result};
@@ -53,10 +53,12 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.command(args).output().map_err(|e| ExperimentError::Spawn {
-            program: "git".into(),
-            source: e,
-        })
+        self.command(args)
+            .output()
+            .map_err(|e| ExperimentError::Spawn {
+                program: "git".into(),
+                source: e,
+            })
     }
 
     /// Runs git, requiring success, and returns stdout without the trailing
@@ -80,7 +82,11 @@ impl Git {
     }
 
     /// Runs git with `input` on stdin, requiring success; returns stdout.
-    pub(crate) fn run_with_input<S: AsRef<OsStr>>(&self, args: &[S], input: &[u8]) -> Result<String> {
+    pub(crate) fn run_with_input<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        input: &[u8],
+    ) -> Result<String> {
         let mut child = self
             .command(args)
             .stdin(Stdio::piped())
@@ -95,10 +101,12 @@ impl Git {
             // A write error shows up as a failed exit status below.
             let _ = stdin.write_all(input);
         }
-        let out = child.wait_with_output().map_err(|e| ExperimentError::Spawn {
-            program: "git".into(),
-            source: e,
-        })?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| ExperimentError::Spawn {
+                program: "git".into(),
+                source: e,
+            })?;
         if !out.status.success() {
             return Err(self.failure(args, &out));
         }
@@ -138,7 +146,12 @@ impl Git {
 
     /// The full hash of a revision.
     pub(crate) fn rev_parse(&self, rev: &str) -> Result<String> {
-        self.run(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+        self.run(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])
     }
 
     /// The short (unambiguous) hash of a revision.
@@ -150,16 +163,23 @@ impl Git {
     pub(crate) fn current_branch(&self) -> Result<Option<String>> {
         let out = self.output(["symbolic-ref", "--quiet", "--short", "HEAD"])?;
         if out.status.success() {
-            Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+            Ok(Some(
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            ))
         } else {
             Ok(None)
         }
     }
 
     /// `git status --porcelain` entries (paths relative to the repository
-    /// root), untracked files included, ignored files not.
-    pub(crate) fn status_paths(&self) -> Result<Vec<String>> {
-        let entries = self.run_z(&["status", "--porcelain=v1", "-z", "--untracked-files=all"])?;
+    /// root); untracked files included when `untracked`, ignored files never.
+    pub(crate) fn status_paths(&self, untracked: bool) -> Result<Vec<String>> {
+        let mode = if untracked {
+            "--untracked-files=all"
+        } else {
+            "--untracked-files=no"
+        };
+        let entries = self.run_z(&["status", "--porcelain=v1", "-z", mode])?;
         let mut paths = Vec::new();
         let mut iter = entries.into_iter();
         while let Some(entry) = iter.next() {
@@ -175,17 +195,17 @@ impl Git {
 
     /// Whether a local branch exists.
     pub(crate) fn branch_exists(&self, name: &str) -> Result<bool> {
-        self.succeeds(&["show-ref", "--verify", "--quiet", &format!("refs/heads/{name}")])
+        self.succeeds(&[
+            "show-ref",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{name}"),
+        ])
     }
 
     /// Whether `ancestor` is an ancestor of (or equal to) `rev`.
     pub(crate) fn is_ancestor(&self, ancestor: &str, rev: &str) -> Result<bool> {
         self.succeeds(&["merge-base", "--is-ancestor", ancestor, rev])
-    }
-
-    /// The directory this runner works in.
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

@@ -1,1 +1,117 @@
 //! The gluers experiment engine.
+//!
+//! An AI coding agent improves a DAG's work tasks; the engine takes over every
+//! mechanical and trust-critical step of the loop, so that a metric can only
+//! move because the work got better:
+//!
+//! * `experiment init DAG --goal "..."` checks git, creates the branch
+//!   `experiment/<dag>`, resolves the *frozen set* (evaluation sources and
+//!   their wiring, build, toolchain, CI and container files, plus every
+//!   `--freeze PATH`), builds the *sealed evaluator* from the base commit,
+//!   runs the baseline and starts `experiment_log.tsv`.
+//! * `experiment run -m "..."` commits the agent's changes, refuses the run if
+//!   any frozen path changed, runs the candidate's work tasks into a fresh run
+//!   folder, then the sealed evaluator on that folder, and reads the metrics
+//!   it wrote (never the candidate's stdout).
+//! * `experiment keep` / `experiment discard` record the decision; discard
+//!   resets the branch to the last kept commit.
+//! * `experiment status`, `experiment log`, `experiment report`.
+//!
+//! State lives under `.git/gluers/` (out of reach of `git reset` and
+//! `git clean`); one engine command runs at a time per repository. The engine
+//! works on Unix (it runs children in their own process groups).
+//!
+//! The same engine drives gluers Rust projects ([`ProjectSpec::Cargo`]) and
+//! any project run by a command speaking the same `dag` protocol, Gluepy 1.6.0
+//! included ([`ProjectSpec::Command`]).
+
+#![warn(missing_docs)]
+
+mod cli;
+mod commands;
+mod engine;
+mod error;
+mod explog;
+mod frozen;
+mod fsutil;
+mod git;
+mod lock;
+mod metrics;
+mod process;
+mod project;
+mod python;
+mod repo;
+pub mod report;
+mod runner;
+mod sealed;
+mod state;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use cli::ExperimentCommand;
+pub use error::{ExperimentError, Result};
+
+/// How to run the project under experiment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectSpec {
+    /// A gluers Rust project: built with cargo from `manifest_dir`, binary
+    /// `bin`.
+    Cargo {
+        /// The package directory (holding `Cargo.toml`).
+        manifest_dir: PathBuf,
+        /// The binary target that runs the project's DAGs.
+        bin: String,
+    },
+    /// Any project run by a shell command, e.g. `python manage.py` (Gluepy).
+    /// The command gets `dag LABEL --skip-eval --retry FOLDER` or
+    /// `dag LABEL --eval-only --retry FOLDER` appended.
+    Command {
+        /// The command, interpreted by `sh`.
+        cmd: String,
+        /// The project directory the command runs in.
+        dir: PathBuf,
+    },
+}
+
+/// Runs one `experiment` subcommand.
+///
+/// `project` says how to run the project; `init` needs it (it is stored in
+/// the engine state), later commands locate the repository from it when
+/// given, else from the current directory, and use the stored one.
+///
+/// Returns the exit code for outcomes that are not errors of the engine
+/// (0, or 1 for a run that crashed or timed out); errors carry their own
+/// exit code ([`ExperimentError::exit_code`]).
+pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<ExitCode> {
+    let dir = match &project {
+        Some(ProjectSpec::Cargo { manifest_dir, .. }) => manifest_dir.clone(),
+        Some(ProjectSpec::Command { dir, .. }) => dir.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| ExperimentError::io("read the current directory", ".", e))?,
+    };
+    match cmd {
+        ExperimentCommand::Init {
+            dag,
+            goal,
+            freeze,
+            timeout,
+        } => commands::init::init(
+            project,
+            commands::init::InitArgs {
+                dag,
+                goal,
+                freeze,
+                timeout,
+            },
+        ),
+        ExperimentCommand::Run { message, timeout } => commands::run::run(&dir, &message, timeout),
+        ExperimentCommand::Keep => commands::decide::keep(&dir),
+        ExperimentCommand::Discard => commands::decide::discard(&dir),
+        ExperimentCommand::Status => commands::show::status(&dir),
+        ExperimentCommand::Log => commands::show::log(&dir),
+        ExperimentCommand::Report { metric, out } => {
+            commands::show::report(&dir, metric.as_deref(), &out)
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! (the file is opened close-on-exec).
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{ExperimentError, Result};
 use crate::fsutil;
@@ -15,7 +15,6 @@ use crate::fsutil;
 #[derive(Debug)]
 pub(crate) struct EngineLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl EngineLock {
@@ -31,30 +30,12 @@ impl EngineLock {
             .open(path)
             .map_err(|e| ExperimentError::io("open the lock file", path, e))?;
         match fs4::FileExt::try_lock(&file) {
-            Ok(()) => Ok(Self {
-                _file: file,
-                path: path.to_path_buf(),
-            }),
+            Ok(()) => Ok(Self { _file: file }),
             Err(fs4::TryLockError::WouldBlock) => Err(ExperimentError::Locked {
                 path: path.to_path_buf(),
             }),
             Err(fs4::TryLockError::Error(e)) => Err(ExperimentError::io("lock", path, e)),
         }
-    }
-
-    /// Whether another process holds the lock right now (without keeping it).
-    pub fn is_held_elsewhere(path: &Path) -> bool {
-        match Self::acquire(path) {
-            Ok(_) => false,
-            Err(ExperimentError::Locked { .. }) => true,
-            Err(_) => false,
-        }
-    }
-
-    /// The lock file.
-    #[allow(dead_code)]
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -67,7 +48,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("gluers/lock");
         let first = EngineLock::acquire(&p).unwrap();
-        assert!(matches!(EngineLock::acquire(&p), Err(ExperimentError::Locked { .. })));
+        assert!(matches!(
+            EngineLock::acquire(&p),
+            Err(ExperimentError::Locked { .. })
+        ));
         drop(first);
         assert!(EngineLock::acquire(&p).is_ok());
     }

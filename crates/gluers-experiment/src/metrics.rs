@@ -68,11 +68,6 @@ impl Metrics {
         self.0.iter().find(|m| m.name == name)
     }
 
-    /// Whether there is no metric.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The log's metrics column: `k=v;k=v` in logged order.
     pub fn to_log_field(&self) -> String {
         self.0

@@ -51,7 +51,10 @@ pub(crate) fn run_in_group(
             .map_err(|e| ExperimentError::io("reopen", "experiment_run.log", e))?
             .into(),
     };
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err_log).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err_log)
+        .process_group(0);
     let mut child = cmd.spawn().map_err(|e| ExperimentError::Spawn {
         program: program.to_string(),
         source: e,
@@ -149,7 +152,15 @@ mod tests {
         let (_d, f) = log();
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "exit 3"]);
-        let exit = run_in_group(cmd, "sh", &f, None, Instant::now() + Duration::from_secs(10), &mut |_| Ok(())).unwrap();
+        let exit = run_in_group(
+            cmd,
+            "sh",
+            &f,
+            None,
+            Instant::now() + Duration::from_secs(10),
+            &mut |_| Ok(()),
+        )
+        .unwrap();
         match exit {
             Exit::Finished(s) => assert_eq!(s.code(), Some(3)),
             Exit::TimedOut => panic!("unexpected timeout"),
@@ -163,10 +174,17 @@ mod tests {
         cmd.args(["-c", "sleep 30 & sleep 30"]);
         let mut group = 0;
         let start = Instant::now();
-        let exit = run_in_group(cmd, "sh", &f, None, Instant::now() + Duration::from_millis(300), &mut |g| {
-            group = g;
-            Ok(())
-        })
+        let exit = run_in_group(
+            cmd,
+            "sh",
+            &f,
+            None,
+            Instant::now() + Duration::from_millis(300),
+            &mut |g| {
+                group = g;
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(exit, Exit::TimedOut);
         assert!(start.elapsed() < Duration::from_secs(5));
@@ -186,7 +204,8 @@ mod tests {
         std::fs::read_dir("/proc")
             .map(|it| {
                 it.flatten().any(|e| {
-                    let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
+                    else {
                         return false;
                     };
                     if process_group_of(pid) != Some(pgid) {

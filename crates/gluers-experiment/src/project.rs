@@ -34,7 +34,13 @@ pub(crate) struct CargoLayout {
 /// Asks cargo where `manifest_dir` builds.
 pub(crate) fn cargo_layout(manifest_dir: &Path) -> Result<CargoLayout> {
     let out = Command::new(cargo_program())
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
         .arg(manifest_dir.join("Cargo.toml"))
         .current_dir(manifest_dir)
         .stdin(Stdio::null())
@@ -52,6 +58,21 @@ pub(crate) fn cargo_layout(manifest_dir: &Path) -> Result<CargoLayout> {
     }
     serde_json::from_slice(&out.stdout)
         .map_err(|e| ExperimentError::Inspect(format!("unexpected `cargo metadata` output: {e}")))
+}
+
+/// Brings `Cargo.lock` up to date with the manifests (as the next build
+/// would), so that the change is committed with the candidate instead of
+/// dirtying the tree after the run. Failures are left for the build to
+/// report.
+pub(crate) fn refresh_lockfile(manifest_dir: &Path) {
+    let _ = Command::new(cargo_program())
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(manifest_dir.join("Cargo.toml"))
+        .current_dir(manifest_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// How a build ended.
@@ -76,21 +97,38 @@ pub(crate) struct CargoBuild<'a> {
     pub target_dir: Option<&'a Path>,
     /// Where cargo's JSON messages are written.
     pub messages: &'a Path,
+    /// The engine's run id, set in the environment so that a build left
+    /// behind by a killed engine can be recognised and stopped.
+    pub run_id: Option<&'a str>,
 }
 
 impl CargoBuild<'_> {
     /// Runs `cargo build --message-format=json-render-diagnostics`, with
     /// diagnostics in `log`, and finds the executable in the messages.
-    pub fn run(&self, log: &File, deadline: Instant, on_spawn: &mut dyn FnMut(i32) -> Result<()>) -> Result<Build> {
+    pub fn run(
+        &self,
+        log: &File,
+        deadline: Instant,
+        on_spawn: &mut dyn FnMut(i32) -> Result<()>,
+    ) -> Result<Build> {
         let mut cmd = Command::new(cargo_program());
-        cmd.args(["build", "--message-format=json-render-diagnostics", "--bin", self.bin, "--manifest-path"])
-            .arg(self.manifest_dir.join("Cargo.toml"))
-            .current_dir(self.manifest_dir);
+        cmd.args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "--bin",
+            self.bin,
+            "--manifest-path",
+        ])
+        .arg(self.manifest_dir.join("Cargo.toml"))
+        .current_dir(self.manifest_dir);
         if let Some(t) = self.target_dir {
             cmd.env("CARGO_TARGET_DIR", t);
         }
-        let messages =
-            File::create(self.messages).map_err(|e| ExperimentError::io("create", self.messages, e))?;
+        if let Some(id) = self.run_id {
+            cmd.env(RUN_MARKER_ENV, id);
+        }
+        let messages = File::create(self.messages)
+            .map_err(|e| ExperimentError::io("create", self.messages, e))?;
         match process::run_in_group(cmd, "cargo", log, Some(messages), deadline, on_spawn)? {
             Exit::TimedOut => return Ok(Build::TimedOut),
             Exit::Finished(s) if !s.success() => {
@@ -176,7 +214,9 @@ pub(crate) fn describe(exe: &Path, cwd: &Path, dag: &str, storage_root: &Path) -
         )));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| {
-        ExperimentError::Inspect(format!("`dag {dag} --describe --format json` printed invalid JSON: {e}"))
+        ExperimentError::Inspect(format!(
+            "`dag {dag} --describe --format json` printed invalid JSON: {e}"
+        ))
     })
 }
 
@@ -216,14 +256,21 @@ pub(crate) fn phase_command(
                 Phase::Work => candidate_exe.map(Path::to_path_buf),
                 Phase::Eval => state.sealed.executable.clone(),
             }
-            .ok_or_else(|| ExperimentError::Sealed("no executable recorded; run `experiment init` again".into()))?;
+            .ok_or_else(|| {
+                ExperimentError::Sealed(
+                    "no executable recorded; run `experiment init` again".into(),
+                )
+            })?;
             let mut c = Command::new(exe);
             c.args(args).env("CARGO_MANIFEST_DIR", &cwd);
             c
         }
         StoredProject::Command { cmd, .. } => {
             let mut c = Command::new("sh");
-            c.arg("-c").arg(format!("{cmd} \"$@\"")).arg("sh").args(args);
+            c.arg("-c")
+                .arg(format!("{cmd} \"$@\""))
+                .arg("sh")
+                .args(args);
             c
         }
     };

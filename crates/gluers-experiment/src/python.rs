@@ -191,7 +191,11 @@ impl Scan {
         let wiring = |exact: bool| -> Vec<String> {
             self.files
                 .iter()
-                .filter(|f| f.classes.iter().any(|c| c.eval_tasks && (!exact || label_of(c) == dag)))
+                .filter(|f| {
+                    f.classes
+                        .iter()
+                        .any(|c| c.eval_tasks && (!exact || label_of(c) == dag))
+                })
                 .map(|f| f.path.clone())
                 .collect()
         };
@@ -253,7 +257,11 @@ fn run_script(interpreter: &str, cwd: &Path, args: &[&str]) -> Result<String> {
         })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
         return Err(ExperimentError::Inspect(format!(
             "`{interpreter}` failed in {} ({}): {}; check that the project command's Python works there",
             cwd.display(),
@@ -269,7 +277,10 @@ fn run_script(interpreter: &str, cwd: &Path, args: &[&str]) -> Result<String> {
 pub(crate) fn scan(interpreter: &str, root: &Path, prune: &[&Path]) -> Result<Scan> {
     let root_s = root.to_string_lossy();
     let mut args = vec!["scan", root_s.as_ref()];
-    let prune_s: Vec<String> = prune.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let prune_s: Vec<String> = prune
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     args.extend(prune_s.iter().map(String::as_str));
     let text = run_script(interpreter, root, &args)?;
     serde_json::from_str(&text)
@@ -279,8 +290,9 @@ pub(crate) fn scan(interpreter: &str, root: &Path, prune: &[&Path]) -> Result<Sc
 /// Imports the Gluepy settings of the project in `dir`.
 pub(crate) fn gluepy_settings(interpreter: &str, dir: &Path) -> Result<GluepySettings> {
     let text = run_script(interpreter, dir, &["settings"])?;
-    serde_json::from_str(&text)
-        .map_err(|e| ExperimentError::Inspect(format!("unexpected output of the settings probe: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        ExperimentError::Inspect(format!("unexpected output of the settings probe: {e}"))
+    })
 }
 
 #[cfg(test)]

@@ -99,8 +99,8 @@ pub enum ReportError {
 /// The chart shows `points` (in any order) for the metric named `metric`,
 /// titled "`metric`: N experiments, K kept", where N counts every point but
 /// the baseline and K the kept ones. Points without a finite value (crashes,
-/// timeouts, runs that did not log the metric) are drawn as crosses along the
-/// bottom edge. An empty slice gives an empty chart saying so.
+/// timeouts, runs that did not log the metric; also values beyond ±1e100)
+/// are drawn as crosses along the bottom edge. An empty slice gives an empty chart saying so.
 ///
 /// The file is written atomically: the chart is rendered into a temporary
 /// file in `out`'s folder, which is then renamed to `out`, so a reader never
@@ -134,6 +134,9 @@ const SIZE: (u32, u32) = (1280, 720);
 const FAMILY: &str = "sans-serif";
 /// The embedded font (DejaVu Sans, subset; see `assets/fonts/README.md`).
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-subset.ttf");
+/// Values beyond this magnitude are charted as having no value (they would
+/// break the axis arithmetic, and no real metric is that large).
+const MAX_VALUE: f64 = 1e100;
 /// Longest label shown next to a kept point, in characters.
 const MAX_LABEL_CHARS: usize = 36;
 
@@ -194,8 +197,11 @@ struct Plan {
     metric: String,
     x_range: Range<f64>,
     y_range: Range<f64>,
-    /// First experiment id and last one (for the x tick labels).
-    id_span: (u64, u64),
+    /// The first experiment id: x coordinates count from it, so that ids
+    /// of any size keep their full precision.
+    first_id: u64,
+    /// The last experiment id minus the first.
+    id_span: u64,
     baseline: Option<(f64, f64)>,
     discarded: Vec<(f64, f64)>,
     kept: Vec<Kept>,
@@ -216,7 +222,7 @@ impl Plan {
     fn new(points: &[ChartPoint], metric: &str) -> Self {
         let mut sorted: Vec<&ChartPoint> = points.iter().collect();
         sorted.sort_by_key(|p| p.experiment_id);
-        let value = |p: &ChartPoint| p.value.filter(|v| v.is_finite());
+        let value = |p: &ChartPoint| p.value.filter(|v| v.is_finite() && v.abs() <= MAX_VALUE);
 
         let experiments = sorted
             .iter()
@@ -231,11 +237,14 @@ impl Plan {
             if experiments == 1 { "" } else { "s" }
         );
 
-        let id_span = match (sorted.first(), sorted.last()) {
-            (Some(first), Some(last)) => (first.experiment_id, last.experiment_id),
-            _ => (0, 1),
+        let (first_id, id_span) = match (sorted.first(), sorted.last()) {
+            (Some(first), Some(last)) => (
+                first.experiment_id,
+                last.experiment_id - first.experiment_id,
+            ),
+            _ => (0, 0),
         };
-        let x_range = (id_span.0 as f64 - 0.6)..(id_span.1.max(id_span.0 + 1) as f64 + 0.6);
+        let x_range = -0.6..(id_span.max(1) as f64 + 0.6);
 
         let values: Vec<f64> = sorted.iter().filter_map(|p| value(p)).collect();
         let (y_range, bottom_row) = y_layout(&values);
@@ -247,7 +256,7 @@ impl Plan {
         let mut failed = Vec::new();
         let mut no_value = Vec::new();
         for point in &sorted {
-            let x = point.experiment_id as f64;
+            let x = (point.experiment_id - first_id) as f64;
             let failure = matches!(point.status, ChartStatus::Crash | ChartStatus::Timeout);
             let Some(y) = value(point) else {
                 if failure {
@@ -286,7 +295,7 @@ impl Plan {
             }
         }
         if let Some(&(last_x, last_y)) = best.last() {
-            let end = id_span.1 as f64;
+            let end = id_span as f64;
             if end > last_x {
                 best.push((end, last_y));
             }
@@ -305,6 +314,7 @@ impl Plan {
             metric: metric.to_owned(),
             x_range,
             y_range,
+            first_id,
             id_span,
             baseline,
             discarded,
@@ -352,8 +362,16 @@ impl Plan {
             normalized
                 .iter()
                 .filter(|&&(x, y)| {
-                    let in_x = if right { x >= 1.0 - legend_w } else { x <= legend_w };
-                    let in_y = if upper { y >= 1.0 - legend_h } else { y <= legend_h };
+                    let in_x = if right {
+                        x >= 1.0 - legend_w
+                    } else {
+                        x <= legend_w
+                    };
+                    let in_y = if upper {
+                        y >= 1.0 - legend_h
+                    } else {
+                        y <= legend_h
+                    };
                     in_x && in_y
                 })
                 .count()
@@ -386,10 +404,7 @@ fn y_layout(values: &[f64]) -> (Range<f64>, f64) {
 
 /// A description cut to one short line.
 fn short_label(description: &str) -> String {
-    let one_line: String = description
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let one_line: String = description.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= MAX_LABEL_CHARS {
         one_line
     } else {
@@ -400,20 +415,25 @@ fn short_label(description: &str) -> String {
     }
 }
 
-/// A tick label for an experiment id: whole numbers within the ids only.
-fn id_tick(x: f64, (first, last): (u64, u64)) -> String {
+/// A tick label for the x coordinate `x` (counted from `first_id`): the
+/// experiment id, on whole numbers within the ids only.
+fn id_tick(x: f64, first_id: u64, id_span: u64) -> String {
     let rounded = x.round();
-    if (x - rounded).abs() > 1e-6 || rounded < first as f64 || rounded > last as f64 {
-        String::new()
-    } else {
-        format!("{rounded:.0}")
+    if (x - rounded).abs() > 1e-6 || rounded < 0.0 || rounded > id_span as f64 {
+        return String::new();
     }
+    first_id
+        .checked_add(rounded as u64)
+        .map_or_else(String::new, |id| id.to_string())
 }
 
 /// A tick label for a metric value, with as many decimals as the tick
 /// spacing needs.
 fn value_tick(y: f64, range: &Range<f64>) -> String {
     let step = (range.end - range.start) / 10.0;
+    if step.is_finite() && step > 0.0 && !(1e-6..1e6).contains(&step) {
+        return format!("{y:.2e}");
+    }
     let decimals = if step > 0.0 && step.is_finite() {
         (-step.log10().floor()).clamp(0.0, 8.0) as usize
     } else {
@@ -421,7 +441,11 @@ fn value_tick(y: f64, range: &Range<f64>) -> String {
     };
     let text = format!("{y:.decimals$}");
     // Avoid "-0".
-    if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    if text
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         text.trim_start_matches('-').to_owned()
     } else {
         text
@@ -476,16 +500,17 @@ fn draw<DB: DrawingBackend>(
         .y_label_area_size(84)
         .build_cartesian_2d(plan.x_range.clone(), plan.y_range.clone())?;
 
-    let span = plan.id_span;
-    let ids = usize::try_from(span.1 - span.0).unwrap_or(usize::MAX);
+    let (first_id, id_span) = (plan.first_id, plan.id_span);
+    let ids = usize::try_from(id_span).unwrap_or(usize::MAX);
     let y_range = plan.y_range.clone();
     chart
         .configure_mesh()
         .x_desc("experiment")
         .y_desc(plan.metric.as_str())
         .x_labels(ids.saturating_add(1).clamp(2, 16))
-        .y_labels(10)
-        .x_label_formatter(&|x| id_tick(*x, span))
+        // With no values the y axis has no meaning: no tick labels.
+        .y_labels(if plan.note.is_some() { 0 } else { 10 })
+        .x_label_formatter(&|x| id_tick(*x, first_id, id_span))
         .y_label_formatter(&|y| value_tick(*y, &y_range))
         .label_style((FAMILY, 14).into_font().color(&TEXT_COLOR))
         .axis_desc_style((FAMILY, 17).into_font().color(&TEXT_COLOR))
@@ -563,10 +588,7 @@ fn draw<DB: DrawingBackend>(
     }
 
     let label_font = |color: &RGBColor, (h, v): (HPos, VPos)| {
-        (FAMILY, 13)
-            .into_font()
-            .color(color)
-            .pos(Pos::new(h, v))
+        (FAMILY, 13).into_font().color(color).pos(Pos::new(h, v))
     };
     let mut labels = LabelPlacer::new(&chart, root, plan, legend_entries(plan))?;
     if let Some(point) = plan.baseline {
@@ -576,7 +598,11 @@ fn draw<DB: DrawingBackend>(
         if let Some(place) = labels.place(&chart, root, point, "baseline")? {
             chart.draw_series(std::iter::once(
                 EmptyElement::at(point)
-                    + Text::new("baseline", place.offset, label_font(&BASELINE_COLOR, place.anchor)),
+                    + Text::new(
+                        "baseline",
+                        place.offset,
+                        label_font(&BASELINE_COLOR, place.anchor),
+                    ),
             ))?;
         }
     }
@@ -682,7 +708,7 @@ struct LabelPlacer {
 
 impl LabelPlacer {
     /// Gap between a point and its label, in pixels.
-    const GAP: (i32, i32) = (8, 5);
+    const GAP: (i32, i32) = (9, 7);
 
     fn new<DB: DrawingBackend>(
         chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
@@ -753,7 +779,8 @@ impl LabelPlacer {
                     VPos::Bottom => (-gy, y - gy - h),
                     _ => (gy, y + gy),
                 };
-                let rect = (left - 2, top - 1, left + w + 2, top + h + 1);
+                // A pixel of room around the text, none towards its own point.
+                let rect = (left - 1, top - 1, left + w + 1, top + h + 1);
                 let inside = rect.0 >= self.area.0
                     && rect.2 <= self.area.2
                     && rect.1 >= self.area.1
@@ -891,7 +918,12 @@ mod canvas {
             self.inner.fill_polygon(vert, style)
         }
 
-        fn blit_bitmap(&mut self, pos: BackendCoord, size: (u32, u32), src: &[u8]) -> CanvasResult<'a> {
+        fn blit_bitmap(
+            &mut self,
+            pos: BackendCoord,
+            size: (u32, u32),
+            src: &[u8],
+        ) -> CanvasResult<'a> {
             self.inner.blit_bitmap(pos, size, src)
         }
 
@@ -933,7 +965,8 @@ mod canvas {
                 if let Some(previous) = previous {
                     pen += font.kern(previous, id);
                 }
-                let glyph = id.with_scale_and_position(font.scale(), point(pen + dx, baseline + dy));
+                let glyph =
+                    id.with_scale_and_position(font.scale(), point(pen + dx, baseline + dy));
                 if let Some(outline) = font.outline_glyph(glyph) {
                     let bounds = outline.px_bounds();
                     outline.draw(|x, y, c| {
@@ -1003,6 +1036,11 @@ mod tests {
         std::fs::read_to_string(&out).unwrap()
     }
 
+    /// Whether the SVG has a text element with exactly this content.
+    fn has_text(svg: &str, text: &str) -> bool {
+        svg.contains(&format!("\n{text}\n</text>"))
+    }
+
     fn leftover_temp_files(dir: &Path) -> Vec<PathBuf> {
         std::fs::read_dir(dir)
             .unwrap()
@@ -1015,9 +1053,9 @@ mod tests {
     fn svg_has_title_axes_legend_and_one_mark_per_point() {
         let svg = render_to_string(&sample(), "forecast_mape");
         assert!(svg.starts_with("<svg"), "{}", &svg[..100]);
-        assert!(svg.contains("forecast_mape: 9 experiments, 3 kept"));
-        assert!(svg.contains(">experiment<"));
-        assert!(svg.contains(">forecast_mape<"));
+        assert!(has_text(&svg, "forecast_mape: 9 experiments, 3 kept"));
+        assert!(has_text(&svg, "experiment"));
+        assert!(has_text(&svg, "forecast_mape"));
         for entry in [
             "baseline",
             "discarded",
@@ -1025,17 +1063,31 @@ mod tests {
             "crash / timeout",
             "kept",
         ] {
-            assert!(svg.contains(&format!(">{entry}<")), "legend entry {entry}");
+            assert!(has_text(&svg, entry), "legend entry {entry}");
         }
         // Descriptions of kept points are labels, escaped and shortened.
-        assert!(svg.contains(">add weekly seasonality<"));
-        assert!(svg.contains("hour-of-week profile instead of day…"));
+        assert!(has_text(&svg, "add weekly seasonality"));
+        assert!(has_text(&svg, "hour-of-week profile instead of day…"));
         assert!(!svg.contains("ridge alpha 10"), "discards are not labelled");
         // One dot per point with a value, plus the legend's two dots.
         let dots = svg.matches("<circle").count();
         assert_eq!(dots, 8 + 2, "{svg}");
         let kept_dots = svg.matches(r##"fill="#1E964B""##).count();
         assert_eq!(kept_dots, 3 + 1);
+    }
+
+    #[test]
+    fn svg_text_is_escaped() {
+        let points = [
+            point(0, Some(2.0), ChartStatus::Baseline, "baseline"),
+            point(1, Some(1.0), ChartStatus::Keep, "use <lag> & \"lead\""),
+        ];
+        let svg = render_to_string(&points, "a<b");
+        assert!(
+            svg.contains("use &lt;lag&gt; &amp; &quot;lead&quot;"),
+            "{svg}"
+        );
+        assert!(has_text(&svg, "a&lt;b: 1 experiment, 1 kept"));
     }
 
     #[test]
@@ -1059,8 +1111,8 @@ mod tests {
     #[test]
     fn empty_input_gives_an_empty_chart() {
         let svg = render_to_string(&[], "accuracy");
-        assert!(svg.contains("accuracy: 0 experiments, 0 kept"));
-        assert!(svg.contains("no experiments yet"));
+        assert!(has_text(&svg, "accuracy: 0 experiments, 0 kept"));
+        assert!(has_text(&svg, "no experiments yet"));
         assert_eq!(svg.matches("<circle").count(), 0);
 
         let dir = tempfile::tempdir().unwrap();
@@ -1077,12 +1129,19 @@ mod tests {
             point(3, Some(f64::NAN), ChartStatus::Crash, "c"),
         ];
         let svg = render_to_string(&points, "loss");
-        assert!(svg.contains("loss: 3 experiments, 0 kept"));
-        assert!(svg.contains("no experiment produced a value"));
-        assert!(svg.contains(">crash / timeout<"));
+        assert!(has_text(&svg, "loss: 3 experiments, 0 kept"));
+        assert!(has_text(
+            &svg,
+            "no experiment produced a value for this metric"
+        ));
+        assert!(has_text(&svg, "crash / timeout"));
         assert_eq!(svg.matches("<circle").count(), 0);
         let plan = Plan::new(&points, "loss");
-        assert_eq!(plan.failed, vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            plan.failed,
+            vec![0.0, 1.0, 2.0],
+            "x counts from the first id"
+        );
         assert!(plan.y_range.contains(&plan.bottom_row));
     }
 
@@ -1095,6 +1154,19 @@ mod tests {
         let plan = Plan::new(&points, "m");
         assert_eq!(plan.title, "m: 1 experiment, 0 kept");
         assert!(plan.y_range.start < 1.0 && plan.y_range.end > 1.0);
+    }
+
+    #[test]
+    fn extreme_ids_and_values_do_not_panic() {
+        let points = [
+            point(u64::MAX, Some(f64::MAX), ChartStatus::Keep, "huge"),
+            point(u64::MAX - 1, Some(-f64::MAX), ChartStatus::Discard, ""),
+            point(7, Some(f64::INFINITY), ChartStatus::Baseline, ""),
+        ];
+        let svg = render_to_string(&points, "m");
+        assert!(has_text(&svg, "m: 2 experiments, 1 kept"));
+        let single = [point(u64::MAX, Some(1.0), ChartStatus::Baseline, "")];
+        render_to_string(&single, "m");
     }
 
     #[test]
@@ -1178,9 +1250,12 @@ mod tests {
 
     #[test]
     fn ticks_are_readable() {
-        assert_eq!(id_tick(3.0, (0, 9)), "3");
-        assert_eq!(id_tick(2.5, (0, 9)), "");
-        assert_eq!(id_tick(-1.0, (0, 9)), "");
+        assert_eq!(id_tick(3.0, 0, 9), "3");
+        assert_eq!(id_tick(3.0, 100, 9), "103");
+        assert_eq!(id_tick(2.5, 0, 9), "");
+        assert_eq!(id_tick(-1.0, 0, 9), "");
+        assert_eq!(id_tick(10.0, 0, 9), "");
+        assert_eq!(value_tick(2.5e9, &(0.0..1e10)), "2.50e9");
         assert_eq!(value_tick(12.25, &(10.0..14.0)), "12.2");
         assert_eq!(value_tick(-0.0001, &(-1.0..1.0)), "0.0");
         assert_eq!(value_tick(2000.0, &(0.0..5000.0)), "2000");

@@ -112,6 +112,10 @@ pub(crate) struct Sealed {
     pub executable: Option<PathBuf>,
     /// Content hash of `executable` (git blob id), checked before each use.
     pub executable_hash: Option<String>,
+    /// For Gluepy projects: the worktree's storage folder, a symlink to the
+    /// project's storage root.
+    #[serde(default)]
+    pub storage_link: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -209,6 +213,10 @@ pub(crate) struct State {
     pub sealed: Sealed,
     /// The frozen set.
     pub frozen: Vec<FrozenEntry>,
+    /// Repository-relative paths the engine itself writes (logs, run
+    /// folders, build output), never part of the frozen set nor of a dirty
+    /// tree; a trailing `/` marks a folder.
+    pub excluded: Vec<String>,
     /// Metric documentation, when the project provides it.
     #[serde(default)]
     pub metric_docs: Vec<MetricDoc>,
@@ -291,7 +299,10 @@ impl State {
         if state.version != STATE_VERSION {
             return Err(ExperimentError::State {
                 path: path.to_path_buf(),
-                message: format!("format version {} (this engine reads {STATE_VERSION})", state.version),
+                message: format!(
+                    "format version {} (this engine reads {STATE_VERSION})",
+                    state.version
+                ),
             });
         }
         Ok(Some(state))

@@ -1,0 +1,56 @@
+//! The `experiment` subcommands, as parsed by clap.
+
+use std::path::PathBuf;
+
+/// Autonomous experiments on a DAG: the agent changes work tasks, the engine
+/// runs them against a sealed, frozen evaluation and keeps the record.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ExperimentCommand {
+    /// Start an experiment on DAG: new branch, frozen set, sealed evaluator,
+    /// baseline run and experiment_log.tsv.
+    Init {
+        /// The DAG to improve.
+        dag: String,
+        /// What to improve, in words (recorded in the state).
+        #[arg(long)]
+        goal: String,
+        /// Also freeze this file or folder, relative to the current
+        /// directory (tracked or not, e.g. a data folder); repeatable.
+        #[arg(long = "freeze", value_name = "PATH")]
+        freeze: Vec<PathBuf>,
+        /// Default time limit of a run, in seconds (build, work tasks and
+        /// evaluation together).
+        #[arg(long, value_name = "SECONDS", default_value_t = 600,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+    },
+    /// Commit pending changes, check the frozen set, run the work tasks and
+    /// the sealed evaluation, and print the metrics.
+    Run {
+        /// What changed (the commit message and the log's description).
+        #[arg(short = 'm', long = "message", value_name = "TEXT")]
+        message: String,
+        /// Time limit of this run in seconds (default: the one given at init).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
+    },
+    /// Keep the last run: log it and continue from its commit.
+    Keep,
+    /// Discard the last run (or record its crash/timeout): log it and reset
+    /// the branch to the last kept commit.
+    Discard,
+    /// Show the experiment: branch, base, frozen set, baseline and best kept
+    /// metrics, pending decision.
+    Status,
+    /// Show experiment_log.tsv as a table.
+    Log,
+    /// Draw every experiment's metric over time, kept ones marked.
+    Report {
+        /// The metric to chart (default: the first one logged).
+        #[arg(long, value_name = "NAME")]
+        metric: Option<String>,
+        /// Output file: .svg or .png.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}

@@ -1,0 +1,108 @@
+//! `experiment keep` and `experiment discard`: the agent's decision on the
+//! pending run, recorded in the log.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::engine::{Access, Ctx};
+use crate::error::{ExperimentError, Result};
+use crate::explog::{self, Row, Status};
+use crate::state::{Outcome, PendingRun};
+
+fn row(ctx: &Ctx, p: &PendingRun, status: Status) -> Result<Row> {
+    Ok(Row {
+        experiment_id: p.experiment_id,
+        timestamp: p.timestamp.clone(),
+        run_id: p.run_id.clone(),
+        metrics: p.metrics.to_log_field(),
+        status,
+        description: p.description.clone(),
+        commit: ctx.repo.git.short(&p.commit)?,
+        duration_seconds: p.duration_secs,
+    })
+}
+
+fn pending(ctx: &Ctx) -> Result<PendingRun> {
+    ctx.state
+        .pending
+        .clone()
+        .ok_or_else(|| ExperimentError::NoPending {
+            prog: ctx.state.prog.clone(),
+        })
+}
+
+/// `experiment keep`: logs the pending run as kept; the branch continues
+/// from its commit.
+pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
+    let mut ctx = Ctx::open(dir, Access::Write)?;
+    let p = pending(&ctx)?;
+    if p.outcome != Outcome::Ok {
+        return Err(ExperimentError::CannotKeepFailed {
+            id: p.experiment_id,
+            status: p.outcome.word().into(),
+            prog: ctx.state.prog.clone(),
+        });
+    }
+    let r = row(&ctx, &p, Status::Keep)?;
+    explog::append(&ctx.paths.log(), &ctx.log_mirror(), r.clone())?;
+    ctx.state.kept_commit = p.commit.clone();
+    ctx.state.kept_experiment = p.experiment_id;
+    ctx.state.best_kept = p.metrics.clone();
+    ctx.state.next_id = p.experiment_id + 1;
+    ctx.state.pending = None;
+    ctx.save()?;
+    println!(
+        "kept experiment {} ({}): {}",
+        p.experiment_id,
+        r.commit,
+        p.metrics.inline()
+    );
+    println!(
+        "the branch continues from {}; next: `{} run -m \"...\"`",
+        r.commit, ctx.state.prog
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `experiment discard`: logs the pending run (discard, crash or timeout)
+/// and resets the branch to the last kept commit; refuses a dirty tree.
+pub(crate) fn discard(dir: &Path) -> Result<ExitCode> {
+    let mut ctx = Ctx::open(dir, Access::Write)?;
+    let p = pending(&ctx)?;
+    ctx.repo.require_clean(
+        &ctx.status_ignore(),
+        "discard resets the branch and would lose them: commit them (they are then discarded too) or `git stash` them, then retry",
+    )?;
+    let status = match p.outcome {
+        Outcome::Ok => Status::Discard,
+        Outcome::Crash => Status::Crash,
+        Outcome::Timeout => Status::Timeout,
+    };
+    let kept = ctx.state.kept_commit.clone();
+    let kept_short = ctx.repo.git.short(&kept)?;
+    let dropped = ctx
+        .repo
+        .git
+        .run(&["log", "--format=%h %s", &format!("{kept}..HEAD")])?;
+    let r = row(&ctx, &p, status)?;
+    explog::append(&ctx.paths.log(), &ctx.log_mirror(), r.clone())?;
+    ctx.repo.git.run(&["reset", "--quiet", "--hard", &kept])?;
+    ctx.state.next_id = p.experiment_id + 1;
+    ctx.state.pending = None;
+    ctx.save()?;
+    println!(
+        "recorded experiment {} as {} ({}); branch reset to {kept_short} (last kept)",
+        p.experiment_id,
+        status.as_str(),
+        r.commit
+    );
+    if !dropped.is_empty() {
+        println!(
+            "dropped from the branch (still reachable with `git cherry-pick HASH` for a while):"
+        );
+        for line in dropped.lines() {
+            println!("  {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,19 @@
+//! The implementation of each `experiment` subcommand.
+
+pub(crate) mod decide;
+pub(crate) mod init;
+mod resolve;
+pub(crate) mod run;
+pub(crate) mod show;
+
+use std::path::Path;
+
+/// How many lines of the run log a failed run shows.
+const TAIL_LINES: usize = 50;
+
+/// Prints the last lines of the run log, framed.
+pub(crate) fn print_tail(log: &Path) {
+    println!("--- last {TAIL_LINES} lines of {} ---", log.display());
+    println!("{}", crate::fsutil::tail_lines(log, TAIL_LINES));
+    println!("--- end of {} ---", log.display());
+}

@@ -1,0 +1,136 @@
+//! `experiment status`, `experiment log` and `experiment report`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::engine::{Access, Ctx};
+use crate::error::{ExperimentError, Result};
+use crate::explog::{self, Status};
+use crate::metrics::Metrics;
+use crate::report::{render_chart, ChartPoint, ChartStatus};
+use crate::state::FrozenKind;
+
+/// `experiment status`: the experiment at a glance.
+pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
+    let ctx = Ctx::open(dir, Access::Read)?;
+    let s = &ctx.state;
+    let git = &ctx.repo.git;
+    let short = |c: &str| {
+        git.short(c)
+            .unwrap_or_else(|_| c[..c.len().min(12)].to_string())
+    };
+    println!("experiment    {}  (DAG `{}`)", s.branch, s.dag);
+    println!("goal          {}", s.goal);
+    println!("base commit   {}", short(&s.base_commit));
+    let kept = if s.kept_experiment == 0 {
+        "baseline".to_string()
+    } else {
+        format!("experiment {}", s.kept_experiment)
+    };
+    println!("last kept     {} ({kept})", short(&s.kept_commit));
+    let head = git.rev_parse("HEAD").unwrap_or_default();
+    if head != s.kept_commit {
+        println!("HEAD          {}", short(&head));
+    }
+    println!("timeout       {} s", s.timeout_secs);
+    println!("sealed        {}", s.sealed.worktree.display());
+    let present: Vec<_> = s.frozen.iter().filter(|e| e.exists).collect();
+    println!("frozen set    {} path(s)", present.len());
+    for e in present {
+        let p = if e.kind == FrozenKind::Dir {
+            format!("{}/", e.path)
+        } else {
+            e.path.clone()
+        };
+        println!("  {p:<40} {}", e.reason);
+    }
+    println!("baseline      {}", s.baseline.inline());
+    println!("best kept     {}", s.best_kept.inline());
+    if !s.metric_docs.is_empty() {
+        println!("metric docs");
+        for m in &s.metric_docs {
+            println!("  {:<24} {}", m.name, m.doc.replace('\n', " "));
+        }
+    }
+    match &s.pending {
+        Some(p) => println!(
+            "pending       experiment {} ({}, commit {}): decide with `{} keep` or `{} discard`",
+            p.experiment_id,
+            p.outcome.word(),
+            short(&p.commit),
+            s.prog,
+            s.prog
+        ),
+        None => println!("pending       none"),
+    }
+    if let (Some(ip), None) = (&s.in_progress, &ctx.lock) {
+        println!(
+            "running       experiment {} ({}), started {} by engine pid {}",
+            ip.experiment_id, ip.phase, ip.started_at, ip.engine_pid
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `experiment log`: the log as an aligned table.
+pub(crate) fn log(dir: &Path) -> Result<ExitCode> {
+    let ctx = Ctx::open(dir, Access::Read)?;
+    let rows = explog::read(&ctx.paths.log())?;
+    print!("{}", explog::table(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `experiment report`: one metric of every experiment, drawn to SVG or PNG.
+pub(crate) fn report(dir: &Path, metric: Option<&str>, out: &Path) -> Result<ExitCode> {
+    let ctx = Ctx::open(dir, Access::Read)?;
+    let rows = explog::read(&ctx.paths.log())?;
+    let parsed: Vec<Metrics> = rows
+        .iter()
+        .map(|r| Metrics::from_log_field(&r.metrics))
+        .collect();
+    let mut known: Vec<String> = Vec::new();
+    for m in parsed.iter().flat_map(|m| &m.0) {
+        if !known.contains(&m.name) {
+            known.push(m.name.clone());
+        }
+    }
+    let unknown = |m: &str| ExperimentError::UnknownMetric {
+        metric: m.to_string(),
+        known: if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        },
+    };
+    let metric = match metric {
+        Some(m) if known.iter().any(|k| k == m) => m.to_string(),
+        Some(m) => return Err(unknown(m)),
+        None => known
+            .first()
+            .cloned()
+            .ok_or_else(|| unknown("(first metric)"))?,
+    };
+    let points: Vec<ChartPoint> = rows
+        .iter()
+        .zip(&parsed)
+        .map(|(r, m)| ChartPoint {
+            experiment_id: r.experiment_id,
+            value: m.get(&metric).map(|v| v.as_f64()),
+            status: match r.status {
+                Status::Keep if r.experiment_id == 0 => ChartStatus::Baseline,
+                Status::Keep => ChartStatus::Keep,
+                Status::Discard => ChartStatus::Discard,
+                Status::Crash => ChartStatus::Crash,
+                Status::Timeout => ChartStatus::Timeout,
+            },
+            description: r.description.clone(),
+        })
+        .collect();
+    render_chart(&points, &metric, out)?;
+    println!(
+        "wrote {} ({metric}, {} experiment(s))",
+        out.display(),
+        points.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,122 @@
+//! The context of an engine command on an existing experiment: the
+//! repository, the experiment of the current branch, its state and the lock;
+//! and the recovery of a run whose engine was killed.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{ExperimentError, Result};
+use crate::lock::EngineLock;
+use crate::process;
+use crate::repo::Repo;
+use crate::state::{State, StatePaths};
+
+/// File name of the experiment log in the project folder.
+pub(crate) const LOG_FILE: &str = "experiment_log.tsv";
+/// File name of the run log in the project folder.
+pub(crate) const RUN_LOG_FILE: &str = "experiment_run.log";
+
+/// An open experiment.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The repository.
+    pub repo: Repo,
+    /// Where the experiment's state lives.
+    pub paths: StatePaths,
+    /// The project folder (absolute).
+    pub project_dir: PathBuf,
+    /// The experiment state.
+    pub state: State,
+    /// The repository lock, when this command holds it.
+    pub lock: Option<EngineLock>,
+}
+
+/// Whether the command needs the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Changes state: takes the lock (fails if busy) and recovers an
+    /// interrupted run.
+    Write,
+    /// Reads only: takes the lock if free (to recover an interrupted run),
+    /// otherwise reads as is.
+    Read,
+}
+
+impl Ctx {
+    /// Opens the experiment of the branch checked out in the repository
+    /// containing `dir`.
+    pub fn open(dir: &Path, access: Access) -> Result<Self> {
+        let repo = Repo::discover(dir)?;
+        let branch = repo
+            .git
+            .current_branch()?
+            .ok_or_else(|| ExperimentError::NoExperiment {
+                where_: "a detached HEAD".into(),
+            })?;
+        let paths = StatePaths::new(&repo.common_dir, &branch);
+        let lock = match access {
+            Access::Write => Some(EngineLock::acquire(&paths.lock())?),
+            Access::Read => EngineLock::acquire(&paths.lock()).ok(),
+        };
+        let state = State::load(&paths.state())?.ok_or_else(|| ExperimentError::NoExperiment {
+            where_: format!("branch `{branch}`"),
+        })?;
+        let project_dir = repo.root.join(state.project.rel_dir());
+        let mut ctx = Self {
+            repo,
+            paths,
+            project_dir,
+            state,
+            lock,
+        };
+        if ctx.lock.is_some() {
+            if let Some(note) = ctx.recover_interrupted()? {
+                eprintln!("{note}");
+            }
+            crate::explog::sync_mirror(&ctx.paths.log(), &ctx.log_mirror())?;
+        }
+        Ok(ctx)
+    }
+
+    /// Saves the state.
+    pub fn save(&self) -> Result<()> {
+        self.state.save(&self.paths.state())
+    }
+
+    /// The run log in the project folder.
+    pub fn run_log(&self) -> PathBuf {
+        self.project_dir.join(RUN_LOG_FILE)
+    }
+
+    /// The experiment log copy in the project folder.
+    pub fn log_mirror(&self) -> PathBuf {
+        self.project_dir.join(LOG_FILE)
+    }
+
+    /// Paths `git status` may show without making the tree dirty (the
+    /// engine's own untracked files).
+    pub fn status_ignore(&self) -> Vec<String> {
+        self.state.excluded.clone()
+    }
+
+    /// If a run was left in progress by a killed engine: kills what is left
+    /// of its process group, clears the marker, and returns a note for the
+    /// user.
+    pub fn recover_interrupted(&mut self) -> Result<Option<String>> {
+        let Some(ip) = self.state.in_progress.take() else {
+            return Ok(None);
+        };
+        let mut killed = String::from("no process of it was left");
+        if let Some(pgid) = ip.pgid {
+            if process::group_belongs_to_run(pgid, &ip.run_id) {
+                process::kill_group(pgid);
+                killed = format!("killed its leftover process group {pgid}");
+            }
+        }
+        self.save()?;
+        let short = &ip.commit[..ip.commit.len().min(12)];
+        Ok(Some(format!(
+            "note: the run of experiment {} (run id {}, commit {short}) was interrupted during {} (engine pid {} stopped); {killed}; it has no log row: start it again with `{} run -m \"...\"`",
+            ip.experiment_id, ip.run_id, ip.phase, ip.engine_pid, self.state.prog
+        )))
+    }
+}

@@ -1,0 +1,406 @@
+//! The frozen set: what it contains by default, and checking that nothing in
+//! it changed since the base commit.
+//!
+//! Tracked paths are compared with git (`git diff` against the base commit,
+//! both for HEAD and for the work tree). Untracked and ignored paths (data
+//! folders) are compared with content hashes recorded at init; a stat cache
+//! (size, mtime, ctime, inode, device) avoids rehashing unchanged files, and
+//! since ctime cannot be set from user space, restoring an mtime after an
+//! edit does not hide it.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ExperimentError, Result};
+use crate::fsutil;
+use crate::git::literal_pathspec;
+use crate::repo::{join_rel, Repo};
+use crate::state::{FrozenEntry, FrozenKind};
+
+/// Which default rules apply to a project.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Defaults {
+    /// Rust build files (`build.rs`, `rust-toolchain*`, `.cargo/`).
+    pub rust: bool,
+    /// Python packaging files (`setup.py`, `pyproject.toml`).
+    pub python: bool,
+}
+
+/// The default entries: build, toolchain, packaging, CI and container files
+/// in the project folder and every folder above it up to the repository
+/// root. Absent ones are kept too, so that creating them is caught.
+pub(crate) fn default_entries(repo: &Repo, project_rel: &str, d: Defaults) -> Vec<FrozenEntry> {
+    let mut files: Vec<(&str, &str)> = vec![(".dockerignore", "container build file")];
+    let mut dirs: Vec<(&str, &str)> = vec![
+        (".github/workflows", "CI configuration"),
+        (".ci", "CI scripts"),
+    ];
+    if d.rust {
+        files.extend([
+            ("build.rs", "build script"),
+            ("rust-toolchain", "toolchain pin"),
+            ("rust-toolchain.toml", "toolchain pin"),
+        ]);
+        dirs.push((".cargo", "cargo configuration"));
+    }
+    if d.python {
+        files.extend([("setup.py", "packaging"), ("pyproject.toml", "packaging")]);
+    }
+    let mut levels = vec![project_rel.to_string()];
+    let mut cur = project_rel.to_string();
+    while !cur.is_empty() {
+        cur = cur
+            .rsplit_once('/')
+            .map_or(String::new(), |(p, _)| p.to_string());
+        levels.push(cur.clone());
+    }
+    let mut out = Vec::new();
+    for level in &levels {
+        let abs = repo.root.join(level);
+        for (name, reason) in &files {
+            let path = join_rel(level, name);
+            out.push(FrozenEntry {
+                exists: repo.root.join(&path).exists(),
+                path,
+                kind: FrozenKind::File,
+                reason: (*reason).into(),
+            });
+        }
+        for (name, reason) in &dirs {
+            let path = join_rel(level, name);
+            out.push(FrozenEntry {
+                exists: repo.root.join(&path).is_dir(),
+                path,
+                kind: FrozenKind::Dir,
+                reason: (*reason).into(),
+            });
+        }
+        let mut dockerfiles: Vec<String> = std::fs::read_dir(&abs)
+            .map(|it| {
+                it.flatten()
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .filter(|n| n.starts_with("Dockerfile"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        dockerfiles.sort();
+        for name in dockerfiles {
+            out.push(FrozenEntry {
+                path: join_rel(level, &name),
+                kind: FrozenKind::File,
+                exists: true,
+                reason: "container build file".into(),
+            });
+        }
+        out.push(FrozenEntry {
+            path: join_rel(level, "Dockerfile*"),
+            kind: FrozenKind::Glob,
+            exists: false,
+            reason: "container build file".into(),
+        });
+    }
+    out
+}
+
+/// Merges entries naming the same path (reasons joined), keeping order of
+/// first appearance.
+pub(crate) fn merge(entries: Vec<FrozenEntry>) -> Vec<FrozenEntry> {
+    let mut out: Vec<FrozenEntry> = Vec::new();
+    for e in entries {
+        if let Some(prev) = out
+            .iter_mut()
+            .find(|p| p.path == e.path && p.kind == e.kind)
+        {
+            if !prev.reason.split("; ").any(|r| r == e.reason) {
+                prev.reason = format!("{}; {}", prev.reason, e.reason);
+            }
+            prev.exists |= e.exists;
+        } else {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// The git pathspec of an entry.
+fn pathspec(e: &FrozenEntry) -> String {
+    match e.kind {
+        FrozenKind::File | FrozenKind::Dir => literal_pathspec(&e.path),
+        FrozenKind::Glob => format!(":(glob){}", e.path),
+    }
+}
+
+/// Paths never considered part of the frozen set even when under a frozen
+/// folder: run folders, the engine's own files, build output and bytecode
+/// caches (repository-relative; a trailing `/` marks a folder).
+pub(crate) fn exclusion_pathspecs(excluded: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = excluded
+        .iter()
+        .map(|p| format!(":(exclude,literal){}", p.trim_end_matches('/')))
+        .collect();
+    out.push(":(exclude,glob)**/__pycache__/**".into());
+    out
+}
+
+/// Content and stat cache of one untracked frozen file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FileRecord {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    ino: u64,
+    dev: u64,
+    /// `blob:<git blob id>`, `symlink:<target>` or `other`.
+    content: String,
+}
+
+impl FileRecord {
+    fn same_stat(&self, other: &Self) -> bool {
+        (self.size, self.mtime_ns, self.ctime_ns, self.ino, self.dev)
+            == (
+                other.size,
+                other.mtime_ns,
+                other.ctime_ns,
+                other.ino,
+                other.dev,
+            )
+    }
+}
+
+/// The untracked and ignored files of the frozen set, as they were at init.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    /// Repository-relative path → record.
+    pub files: BTreeMap<String, FileRecord>,
+}
+
+impl Manifest {
+    /// Loads the manifest (missing file: empty).
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| ExperimentError::State {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(ExperimentError::io("read", path, e)),
+        }
+    }
+
+    /// Writes the manifest atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(self).map_err(|e| ExperimentError::State {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        fsutil::atomic_write(path, text.as_bytes())
+    }
+}
+
+/// Untracked (including ignored) files under the frozen set, on disk now.
+fn untracked_files(
+    repo: &Repo,
+    entries: &[FrozenEntry],
+    excluded: &[String],
+) -> Result<Vec<String>> {
+    let mut args: Vec<String> = vec![
+        "ls-files".into(),
+        "-z".into(),
+        "--others".into(),
+        "--".into(),
+    ];
+    args.extend(entries.iter().map(pathspec));
+    args.extend(exclusion_pathspecs(excluded));
+    repo.git.run_z(&args)
+}
+
+/// Stats and hashes `paths` (repository-relative).
+fn records(repo: &Repo, paths: &[String]) -> Result<BTreeMap<String, FileRecord>> {
+    let mut out = BTreeMap::new();
+    let mut to_hash = Vec::new();
+    for p in paths {
+        let abs = repo.root.join(p);
+        let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+            continue;
+        };
+        let content = if meta.file_type().is_symlink() {
+            let target =
+                std::fs::read_link(&abs).map_err(|e| ExperimentError::io("read link", &abs, e))?;
+            format!("symlink:{}", target.display())
+        } else if meta.is_file() && !p.contains('\n') {
+            to_hash.push(p.clone());
+            String::new()
+        } else {
+            "other".into()
+        };
+        out.insert(
+            p.clone(),
+            FileRecord {
+                size: meta.size(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                ino: meta.ino(),
+                dev: meta.dev(),
+                content,
+            },
+        );
+    }
+    if !to_hash.is_empty() {
+        let input = to_hash.join("\n") + "\n";
+        let hashes = repo.git.run_with_input(
+            &["hash-object", "--no-filters", "--stdin-paths"],
+            input.as_bytes(),
+        )?;
+        for (p, h) in to_hash.iter().zip(hashes.lines()) {
+            if let Some(r) = out.get_mut(p) {
+                r.content = format!("blob:{h}");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Records the untracked frozen files as they are now (at init).
+pub(crate) fn snapshot(
+    repo: &Repo,
+    entries: &[FrozenEntry],
+    excluded: &[String],
+) -> Result<Manifest> {
+    let files = untracked_files(repo, entries, excluded)?;
+    Ok(Manifest {
+        files: records(repo, &files)?,
+    })
+}
+
+/// One change found in the frozen set.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Violation {
+    /// Repository-relative path.
+    pub path: String,
+    /// What happened to it.
+    pub change: &'static str,
+}
+
+/// Joins violations for a one-line message.
+pub(crate) fn describe(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{} ({})", v.path, v.change))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What to compare.
+pub(crate) struct Check<'a> {
+    /// The repository.
+    pub repo: &'a Repo,
+    /// Full hash of the base commit.
+    pub base: &'a str,
+    /// The frozen set.
+    pub entries: &'a [FrozenEntry],
+    /// Paths excluded from it.
+    pub excluded: &'a [String],
+    /// Also compare HEAD's history and tree (before a run); after the work
+    /// tasks only the work tree and untracked files are compared.
+    pub check_head: bool,
+}
+
+impl Check<'_> {
+    /// Compares the frozen set with the base; returns every change found.
+    /// Refreshes the stat cache in `manifest` for files whose stat changed
+    /// but content did not (the caller saves it).
+    pub fn run(&self, manifest: &mut Manifest) -> Result<Vec<Violation>> {
+        let mut found: BTreeMap<String, &'static str> = BTreeMap::new();
+        let repo = self.repo;
+        if self.check_head && !repo.git.is_ancestor(self.base, "HEAD")? {
+            found.insert(
+                format!(
+                    "history: base commit {}",
+                    &self.base[..self.base.len().min(12)]
+                ),
+                "no longer an ancestor of HEAD: the base was rewritten",
+            );
+        }
+        let specs: Vec<String> = self.entries.iter().map(pathspec).collect();
+        let mut diffs: Vec<Vec<String>> = vec![vec![self.base.to_string()]];
+        if self.check_head {
+            diffs.push(vec![self.base.to_string(), "HEAD".into()]);
+        }
+        for revs in diffs {
+            let mut args: Vec<String> = vec![
+                "diff".into(),
+                "--no-renames".into(),
+                "--name-status".into(),
+                "-z".into(),
+            ];
+            args.extend(revs);
+            args.push("--".into());
+            args.extend(specs.iter().cloned());
+            let out = repo.git.run_z(&args)?;
+            for pair in out.chunks(2) {
+                if let [status, path] = pair {
+                    found
+                        .entry(path.clone())
+                        .or_insert(match status.chars().next() {
+                            Some('A') => "added",
+                            Some('D') => "deleted",
+                            Some('T') => "type changed",
+                            _ => "modified",
+                        });
+                }
+            }
+        }
+        let now_untracked = untracked_files(repo, self.entries, self.excluded)?;
+        let mut to_check: Vec<String> = manifest.files.keys().cloned().collect();
+        for p in &now_untracked {
+            if !manifest.files.contains_key(p) {
+                found.entry(p.clone()).or_insert("added (untracked)");
+            }
+        }
+        to_check.retain(|p| !found.contains_key(p));
+        let mut fresh_stat = Vec::new();
+        for p in &to_check {
+            let abs = repo.root.join(p);
+            if std::fs::symlink_metadata(&abs).is_err() {
+                found.insert(p.clone(), "deleted (untracked)");
+            } else {
+                fresh_stat.push(p.clone());
+            }
+        }
+        // Stat first; hash only what changed.
+        let mut changed = Vec::new();
+        for p in fresh_stat {
+            let abs = repo.root.join(&p);
+            let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+                found.insert(p, "deleted (untracked)");
+                continue;
+            };
+            let old = &manifest.files[&p];
+            let probe = FileRecord {
+                size: meta.size(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                ino: meta.ino(),
+                dev: meta.dev(),
+                content: old.content.clone(),
+            };
+            if !old.same_stat(&probe) {
+                changed.push(p);
+            }
+        }
+        for (p, rec) in records(repo, &changed)? {
+            if manifest.files[&p].content == rec.content {
+                manifest.files.insert(p, rec);
+            } else {
+                found.insert(p, "modified (untracked)");
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(path, change)| Violation { path, change })
+            .collect())
+    }
+}

@@ -1,0 +1,176 @@
+//! The repository an experiment runs in: discovery, relative paths, the
+//! clean-tree check and `.git/info/exclude`.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{ExperimentError, Result};
+use crate::fsutil;
+use crate::git::Git;
+
+/// A git repository, located from a directory inside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Repo {
+    /// Git runner at the repository root.
+    pub git: Git,
+    /// The work tree root (canonical).
+    pub root: PathBuf,
+    /// The common git directory (`.git`, shared by worktrees).
+    pub common_dir: PathBuf,
+}
+
+impl Repo {
+    /// Finds the repository containing `dir`, checking that git works and
+    /// that there is at least one commit.
+    pub fn discover(dir: &Path) -> Result<Self> {
+        Git::check_installed()?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| ExperimentError::io("open directory", dir, e))?;
+        let probe = Git::new(&dir);
+        let out = probe.output(["rev-parse", "--show-toplevel"])?;
+        if !out.status.success() {
+            return Err(ExperimentError::NotARepo { dir });
+        }
+        let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let root = root.canonicalize().unwrap_or(root);
+        let common = probe.run(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+        let common_dir = PathBuf::from(common);
+        let git = Git::new(&root);
+        if !git.succeeds(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])? {
+            return Err(ExperimentError::NoCommit { root });
+        }
+        Ok(Self {
+            git,
+            root,
+            common_dir,
+        })
+    }
+
+    /// `abs` relative to the repository root with `/` separators (`""` for
+    /// the root itself), or `None` when it lies outside.
+    pub fn rel(&self, abs: &Path) -> Option<String> {
+        let abs = normalize(abs)?;
+        let rel = abs.strip_prefix(&self.root).ok()?;
+        Some(to_slash(rel))
+    }
+
+    /// Paths `git status` reports (untracked included), minus `ignore`.
+    pub fn dirty_paths(&self, ignore: &[String]) -> Result<Vec<String>> {
+        Ok(self
+            .git
+            .status_paths(true)?
+            .into_iter()
+            .filter(|p| {
+                !ignore
+                    .iter()
+                    .any(|i| p == i || (i.ends_with('/') && p.starts_with(i.as_str())))
+            })
+            .collect())
+    }
+
+    /// Fails with [`ExperimentError::DirtyTree`] when `git status` shows any
+    /// path outside `ignore`.
+    pub fn require_clean(&self, ignore: &[String], action: &'static str) -> Result<()> {
+        let dirty = self.dirty_paths(ignore)?;
+        if let Some(first) = dirty.first() {
+            return Err(ExperimentError::DirtyTree {
+                count: dirty.len(),
+                example: first.clone(),
+                action,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds anchored patterns for `paths` (repository-relative; a trailing
+    /// `/` marks a folder) to `.git/info/exclude` unless already there.
+    pub fn exclude(&self, paths: &[String]) -> Result<()> {
+        let file = self.common_dir.join("info").join("exclude");
+        let mut text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(ExperimentError::io("read", file, e)),
+        };
+        let existing: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut added = false;
+        for p in paths {
+            let pattern = format!("/{p}");
+            if existing.contains(&pattern) {
+                continue;
+            }
+            if !added {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                if !existing
+                    .iter()
+                    .any(|l| l.starts_with("# gluers experiment"))
+                {
+                    text.push_str("# gluers experiment engine: its log, run log and run folders stay untracked\n");
+                }
+                added = true;
+            }
+            text.push_str(&pattern);
+            text.push('\n');
+        }
+        if added {
+            fsutil::atomic_write(&file, text.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Lexically normalises an absolute path (`.` and `..` resolved without
+/// touching the file system); `None` if `..` climbs above the root.
+pub(crate) fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    Some(out)
+}
+
+/// A relative path with `/` separators.
+pub(crate) fn to_slash(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Joins a repository-relative directory and a name (`""` is the root).
+pub(crate) fn join_rel(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dots() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")).unwrap(),
+            PathBuf::from("/a/c/d")
+        );
+        assert!(normalize(Path::new("/..")).is_none());
+    }
+
+    #[test]
+    fn join_rel_handles_root() {
+        assert_eq!(join_rel("", "x"), "x");
+        assert_eq!(join_rel("a/b", "x"), "a/b/x");
+    }
+}

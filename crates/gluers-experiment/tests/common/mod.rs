@@ -1,0 +1,304 @@
+//! A fake project for end-to-end tests of the engine, in a temporary git
+//! repository, and helpers to drive the `gluers-experiment` binary.
+//!
+//! The project lives in `proj/` and speaks the gluers `dag` protocol with
+//! Python scripts:
+//! `python3 run.py dag forecast --skip-eval --retry FOLDER` writes
+//! `predictions.json` (three numbers, each off by `OFFSET`) to the run folder;
+//! `python3 run.py dag forecast --eval-only --retry FOLDER` compares them with
+//! `data/truth.json` (an ignored, frozen data file) and writes `metrics.json`
+//! with `mae` (= |OFFSET|) and `n`. The evaluation class derives from
+//! `EvaluationTask`, so the engine's Python scan freezes `evaluation.py`, and
+//! `dags.py` wires it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const RUN_PY: &str = r#"import os, sys
+args = sys.argv[1:]
+if len(args) < 2 or args[0] != "dag" or "--retry" not in args:
+    print("usage: run.py dag LABEL [--skip-eval|--eval-only] --retry FOLDER", file=sys.stderr)
+    sys.exit(2)
+if args[1] != "forecast":
+    print("unknown DAG " + args[1], file=sys.stderr)
+    sys.exit(2)
+folder = args[args.index("--retry") + 1]
+root = os.environ.get("GLUERS_STORAGE_ROOT") or os.path.join(os.getcwd(), "data")
+run_dir = os.path.join(root, folder)
+os.makedirs(run_dir, exist_ok=True)
+if "--eval-only" in args:
+    from evaluation import ComputeAccuracy
+    ComputeAccuracy().run(root, run_dir)
+else:
+    from tasks import Predict
+    Predict().run(root, run_dir)
+"#;
+
+pub const FRAMEWORK_PY: &str = r#"class Task:
+    label = None
+
+    def run(self, root, run_dir):
+        raise NotImplementedError
+
+
+class EvaluationTask(Task):
+    pass
+
+
+class DAG:
+    tasks = []
+    eval_tasks = []
+"#;
+
+pub const EVALUATION_PY: &str = r#"import json, os
+from framework import EvaluationTask
+
+
+class ComputeAccuracy(EvaluationTask):
+    """Metrics:
+    mae: mean absolute error of the predictions. Lower is better.
+    n: number of points compared.
+    """
+
+    label = "compute_accuracy"
+
+    def run(self, root, run_dir):
+        with open(os.path.join(root, "truth.json")) as f:
+            truth = json.load(f)
+        with open(os.path.join(run_dir, "predictions.json")) as f:
+            preds = json.load(f)
+        mae = sum(abs(p - t) for p, t in zip(preds, truth)) / len(truth)
+        with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+            json.dump({"mae": mae, "n": len(truth)}, f, indent=2)
+        print("evaluated", mae)
+"#;
+
+pub const DAGS_PY: &str = r#"from framework import DAG
+from tasks import Predict
+from evaluation import ComputeAccuracy
+
+
+class ForecastDAG(DAG):
+    label = "forecast"
+    tasks = [Predict]
+    eval_tasks = [ComputeAccuracy]
+"#;
+
+/// `tasks.py` predicting with `offset`, with `extra` Python lines (indented
+/// 8 spaces) run inside the task before it writes its predictions.
+pub fn tasks_py(offset: f64, extra: &str) -> String {
+    format!(
+        r#"import json, os, subprocess, sys, time
+from framework import Task
+
+OFFSET = {offset:?}
+
+
+class Predict(Task):
+    label = "predict"
+
+    def run(self, root, run_dir):
+        preds = [x + OFFSET for x in [10.0, 20.0, 30.0]]
+{extra}
+        with open(os.path.join(run_dir, "predictions.json"), "w") as f:
+            json.dump(preds, f)
+        print("work done", OFFSET)
+"#
+    )
+}
+
+/// The result of one engine invocation.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A temporary repository holding the fake project.
+pub struct Fixture {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub proj: PathBuf,
+}
+
+pub const GIT_ENV: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "Test"),
+    ("GIT_AUTHOR_EMAIL", "test@example.invalid"),
+    ("GIT_COMMITTER_NAME", "Test"),
+    ("GIT_COMMITTER_EMAIL", "test@example.invalid"),
+];
+
+impl Fixture {
+    /// A committed fake project with `data/truth.json` (ignored).
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().canonicalize().unwrap().join("repo");
+        let proj = root.join("proj");
+        std::fs::create_dir_all(proj.join("data")).unwrap();
+        let fx = Self { tmp, root, proj };
+        fx.git(&["init", "--quiet", "-b", "main"]);
+        fx.write(".gitignore", "data/\n__pycache__/\n");
+        fx.write("run.py", RUN_PY);
+        fx.write("framework.py", FRAMEWORK_PY);
+        fx.write("evaluation.py", EVALUATION_PY);
+        fx.write("dags.py", DAGS_PY);
+        fx.write("tasks.py", &tasks_py(5.0, ""));
+        fx.write("data/truth.json", "[10.0, 20.0, 30.0]\n");
+        fx.git(&["add", "-A"]);
+        fx.git(&["commit", "--quiet", "-m", "fake forecast project"]);
+        fx
+    }
+
+    /// Writes a file relative to the project folder.
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.proj.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Reads a file relative to the project folder.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.proj.join(rel)).unwrap_or_default()
+    }
+
+    /// Runs git in the repository; panics on failure; returns stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(&self.root)
+            .envs(GIT_ENV)
+            .output()
+            .expect("git");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    /// The engine command, not started.
+    pub fn engine_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gluers-experiment"));
+        c.args(args)
+            .current_dir(&self.proj)
+            .envs(GIT_ENV)
+            .env_remove("GLUERS_STORAGE_ROOT");
+        c
+    }
+
+    /// Runs the engine.
+    pub fn engine(&self, args: &[&str]) -> Out {
+        Out::from(self.engine_cmd(args).output().expect("engine"))
+    }
+
+    /// `init forecast` with the fake project's command, freezing the truth.
+    pub fn init(&self) -> Out {
+        self.engine(&[
+            "--project-cmd",
+            "python3 run.py",
+            "init",
+            "forecast",
+            "--goal",
+            "lower mae",
+            "--freeze",
+            "data/truth.json",
+        ])
+        .expect(0)
+    }
+
+    /// Replaces tasks.py (offset and extra code).
+    pub fn set_tasks(&self, offset: f64, extra: &str) {
+        self.write("tasks.py", &tasks_py(offset, extra));
+    }
+
+    /// The rows of proj/experiment_log.tsv, split into columns (header
+    /// excluded, after checking it).
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        let text = self.read("experiment_log.tsv");
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("experiment_id\ttimestamp\trun_id\tmetrics\tstatus\tdescription\tcommit\tduration_seconds")
+        );
+        lines
+            .map(|l| {
+                let cols: Vec<String> = l.split('\t').map(str::to_string).collect();
+                assert_eq!(cols.len(), 8, "torn or malformed row: {l:?}");
+                cols
+            })
+            .collect()
+    }
+
+    /// HEAD's short hash.
+    pub fn head_short(&self) -> String {
+        self.git(&["rev-parse", "--short", "HEAD"])
+    }
+
+    /// The engine state of the current branch, as JSON.
+    pub fn state(&self) -> serde_json::Value {
+        let branch = self.git(&["symbolic-ref", "--short", "HEAD"]);
+        let p = self
+            .root
+            .join(".git/gluers/experiments")
+            .join(branch.replace('%', "%25").replace('/', "%2F"))
+            .join("state.json");
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|_| "null".into())).unwrap()
+    }
+}
+
+/// Whether process `pid` is alive (zombies count as dead).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s[s.rfind(')').unwrap() + 1..].trim_start();
+            !state.starts_with('Z')
+        }
+        Err(_) => false,
+    }
+}
+
+/// Waits up to `secs` for `cond`.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// A path inside the fixture's storage root.
+pub fn storage(fx: &Fixture, rel: &str) -> PathBuf {
+    fx.proj.join("data").join(rel)
+}
+
+/// True when `p` exists.
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
