@@ -394,7 +394,9 @@ fn y_layout(values: &[f64]) -> (Range<f64>, f64) {
         })
         .unwrap_or((0.0, 1.0));
     let mut span = hi - lo;
-    if span <= f64::EPSILON * hi.abs().max(1.0) {
+    // Too narrow a range (relative to the values) leaves no room between
+    // representable numbers for ticks: widen it.
+    if span <= 1e-9 * hi.abs().max(lo.abs()).max(1.0) {
         span = (hi.abs() * 0.1).max(1.0);
     }
     let bottom = lo - 0.16 * span;
@@ -1167,6 +1169,17 @@ mod tests {
         assert!(has_text(&svg, "m: 2 experiments, 1 kept"));
         let single = [point(u64::MAX, Some(1.0), ChartStatus::Baseline, "")];
         render_to_string(&single, "m");
+        let close = [
+            point(0, Some(1e100), ChartStatus::Baseline, ""),
+            point(1, Some(1e100 * (1.0 - 1e-15)), ChartStatus::Keep, "tiny"),
+            point(2, Some(1e-300), ChartStatus::Discard, ""),
+        ];
+        render_to_string(&close, "m");
+        let near = [
+            point(0, Some(1e100), ChartStatus::Baseline, ""),
+            point(1, Some(1e100 * (1.0 - 1e-15)), ChartStatus::Keep, "tiny"),
+        ];
+        render_to_string(&near, "m");
     }
 
     #[test]

@@ -130,6 +130,37 @@ fn feature_off(shown: &str, what: &str, feature: &str) -> DataError {
     }
 }
 
+/// Runs a decoder or encoder of a third-party format library, turning a
+/// panic on malformed input into an error naming the file.
+///
+/// The parquet and polars decoders panic on some corrupt files (a few in a
+/// thousand randomly damaged ones); a task gets an error instead of an
+/// abort. The panic message still reaches stderr through the panic hook.
+#[cfg(any(feature = "parquet", feature = "polars"))]
+fn guarded<R>(
+    shown: &str,
+    format: TableFormat,
+    doing: &str,
+    f: impl FnOnce() -> Result<R, DataError>,
+) -> Result<R, DataError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        let reason = reason.lines().next().unwrap_or_default().to_string();
+        Err(DataError::Format {
+            path: shown.to_string(),
+            location: "file".to_string(),
+            message: format!(
+                "the {} {doing} failed on this file, which looks corrupt ({reason})",
+                format.name()
+            ),
+        })
+    })
+}
+
 /// Reads and writes tables relative to the run folder or the storage root.
 pub struct DataManager<'a> {
     storage: &'a Storage,
@@ -216,7 +247,10 @@ impl<'a> DataManager<'a> {
     ) -> Result<Vec<T>, DataError> {
         let key = self.path(path);
         let bytes = self.storage.read(&key)?;
-        parquet_table::read(bytes, &self.storage.display(&key))
+        let shown = self.storage.display(&key);
+        guarded(&shown, TableFormat::Parquet, "decoder", || {
+            parquet_table::read(bytes, &shown)
+        })
     }
 
     /// Writes typed rows as a Parquet file, snappy-compressed (feature `parquet`).
@@ -231,7 +265,10 @@ impl<'a> DataManager<'a> {
         rows: &[T],
     ) -> Result<(), DataError> {
         let key = self.path(path);
-        let bytes = parquet_table::write(rows, &self.storage.display(&key))?;
+        let shown = self.storage.display(&key);
+        let bytes = guarded(&shown, TableFormat::Parquet, "encoder", || {
+            parquet_table::write(rows, &shown)
+        })?;
         self.storage.write(&key, &bytes)?;
         Ok(())
     }
@@ -244,7 +281,7 @@ impl<'a> DataManager<'a> {
     /// ```
     /// # use std::sync::Arc;
     /// # use gluers::{MemoryStorage, Storage};
-    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// #[derive(serde::Serialize, serde::Deserialize, Debug)]
     /// struct Row { y: f64 }
     /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
     /// let data = gluers::DataManager::new(&storage);
@@ -316,7 +353,9 @@ impl<'a> DataManager<'a> {
         let shown = self.storage.display(&key);
         let format = TableFormat::of(path, &shown)?;
         let bytes = self.storage.read(&key)?;
-        frame::read(bytes, format, &shown)
+        guarded(&shown, format, "decoder", || {
+            frame::read(bytes, format, &shown)
+        })
     }
 
     /// Writes a polars DataFrame as a `.csv` (with a header row) or a
@@ -333,7 +372,9 @@ impl<'a> DataManager<'a> {
         let key = self.path(path);
         let shown = self.storage.display(&key);
         let format = TableFormat::of(path, &shown)?;
-        let bytes = frame::write(frame, format, &shown)?;
+        let bytes = guarded(&shown, format, "encoder", || {
+            frame::write(frame, format, &shown)
+        })?;
         self.storage.write(&key, &bytes)?;
         Ok(())
     }
