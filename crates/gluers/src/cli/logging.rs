@@ -1,5 +1,7 @@
 //! Logging to stderr through `tracing`, at a level from flags or settings.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr logger. `-q` shows only warnings and errors, each
@@ -19,6 +21,7 @@ pub fn init(settings_level: &str, verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }
