@@ -30,7 +30,8 @@ impl Task for WriteNote {
             text.push_str(&cfg.message);
             text.push('\n');
         }
-        ctx.storage().write(&ctx.runpath("note.txt"), text.as_bytes())?;
+        ctx.storage()
+            .write(&ctx.runpath("note.txt"), text.as_bytes())?;
         Ok(())
     }
 }
@@ -48,7 +49,8 @@ impl Task for ReadNote {
             lines: text.matches('\n').count(),
             chars: text.chars().count(),
         };
-        ctx.storage().write(&ctx.runpath("summary.json"), &serde_json::to_vec(&summary)?)?;
+        ctx.storage()
+            .write(&ctx.runpath("summary.json"), &serde_json::to_vec(&summary)?)?;
         Ok(())
     }
 }
@@ -67,7 +69,8 @@ impl EvaluationTask for ScoreNote {
         ]
     }
     fn run(&self, ctx: &mut RunContext) -> TaskResult {
-        let summary: Summary = serde_json::from_slice(&ctx.storage().read(&ctx.runpath("summary.json"))?)?;
+        let summary: Summary =
+            serde_json::from_slice(&ctx.storage().read(&ctx.runpath("summary.json"))?)?;
         ctx.log_metric("note_lines", summary.lines as f64)?;
         ctx.log_metric("note_ratio", summary.chars as f64 / summary.lines as f64)?;
         Ok(())
@@ -76,6 +79,11 @@ impl EvaluationTask for ScoreNote {
 
 fn main() -> std::process::ExitCode {
     Project::new("gluers-bench")
-        .dag(Dag::new("bench").task(WriteNote).task(ReadNote).eval_task(ScoreNote))
+        .dag(
+            Dag::new("bench")
+                .task(WriteNote)
+                .task(ReadNote)
+                .eval_task(ScoreNote),
+        )
         .main()
 }

@@ -30,7 +30,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let mode = std::fs::metadata(path)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644);
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -45,7 +45,9 @@ pub fn compare(
             .map(|f| {
                 resolve_retry(f, &settings.storage_root, project_dir)
                     .map(|key| (f.trim_end_matches('/').to_string(), key))
-                    .map_err(|e| GluersError::Usage(e.to_string().replacen("--retry", "--compare", 1)))
+                    .map_err(|e| {
+                        GluersError::Usage(e.to_string().replacen("--retry", "--compare", 1))
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         read_rows(backend, keys)?
@@ -72,15 +74,26 @@ fn read_rows(backend: &dyn StorageBackend, folders: Vec<(String, String)>) -> Re
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let metrics = Metrics::from_json(&text).map_err(|e| {
-                    GluersError::Other(format!("{}: {e}", backend.display(&format!("{key}/{METRICS_FILE}"))))
+                    GluersError::Other(format!(
+                        "{}: {e}",
+                        backend.display(&format!("{key}/{METRICS_FILE}"))
+                    ))
                 })?;
-                Ok(Row { folder: shown, metrics: Some(metrics) })
+                Ok(Row {
+                    folder: shown,
+                    metrics: Some(metrics),
+                })
             }
-            Err(StorageError::NotFound { .. }) => Ok(Row { folder: shown, metrics: None }),
+            Err(StorageError::NotFound { .. }) => Ok(Row {
+                folder: shown,
+                metrics: None,
+            }),
             Err(e) => Err(e.into()),
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     if folders.len() < 512 || threads < 2 {
         return folders.into_iter().map(read_one).collect();
     }

@@ -119,7 +119,10 @@ impl Dag {
     /// Every task label with its type, work tasks first.
     pub(crate) fn labelled_types(&self) -> impl Iterator<Item = (&str, &'static str)> {
         let work = self.tasks.iter().map(|e| (e.task.label(), e.type_name));
-        let eval = self.eval_tasks.iter().map(|e| (e.task.label(), e.type_name));
+        let eval = self
+            .eval_tasks
+            .iter()
+            .map(|e| (e.task.label(), e.type_name));
         work.chain(eval)
     }
 

@@ -115,7 +115,10 @@ fn describe_json(dag: &Dag, package_dir: &Path) -> String {
 }
 
 fn rel(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base).unwrap_or(path).to_string_lossy().into_owned()
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The source file that defines a type, from its module path: for
@@ -133,7 +136,10 @@ pub fn source_of_type(type_name: &str, package_dir: &Path) -> Option<PathBuf> {
     let src = package_dir.join("src");
     while !segments.is_empty() {
         let joined = segments.join("/");
-        for candidate in [src.join(format!("{joined}.rs")), src.join(&joined).join("mod.rs")] {
+        for candidate in [
+            src.join(format!("{joined}.rs")),
+            src.join(&joined).join("mod.rs"),
+        ] {
             if candidate.is_file() {
                 return Some(candidate);
             }
@@ -168,11 +174,18 @@ pub fn list(registry: &Registry) -> String {
             out.push_str(&format!("  ({about})"));
         }
         out.push('\n');
-        out.push_str(&format!("  tasks: {}\n", dag.task_labels().collect::<Vec<_>>().join(", ")));
+        out.push_str(&format!(
+            "  tasks: {}\n",
+            dag.task_labels().collect::<Vec<_>>().join(", ")
+        ));
         let evals: Vec<_> = dag.eval_task_labels().collect();
         out.push_str(&format!(
             "  eval tasks: {}\n",
-            if evals.is_empty() { "none".to_string() } else { evals.join(", ") }
+            if evals.is_empty() {
+                "none".to_string()
+            } else {
+                evals.join(", ")
+            }
         ));
     }
     if out.is_empty() {

@@ -59,14 +59,17 @@ pub mod run_context;
 pub mod run_folder;
 pub mod run_record;
 pub mod runner;
+pub mod scaffold;
 pub mod settings;
 pub mod skill;
 pub mod storage;
 pub mod task;
-pub mod scaffold;
 
 pub use atomic::write_atomic;
 pub use dag::Dag;
+/// polars, for DataFrame tables (feature `polars`).
+#[cfg(feature = "polars")]
+pub use data::polars;
 pub use data::{DataError, DataManager};
 pub use error::{GluersError, Result};
 pub use project::{Command, CommandContext, Project};

@@ -39,9 +39,14 @@ impl Progress {
 
     /// The running task finished after `elapsed`.
     pub fn finish(&mut self, label: &str, index: usize, total: usize, elapsed: Duration) {
-        let line = format!("[{index}/{total}] {label} done in {:.2}s", elapsed.as_secs_f64());
+        let line = format!(
+            "[{index}/{total}] {label} done in {:.2}s",
+            elapsed.as_secs_f64()
+        );
         match self.bar.take() {
-            Some(bar) => bar.finish_with_message(format!("{label} ({:.2}s)", elapsed.as_secs_f64())),
+            Some(bar) => {
+                bar.finish_with_message(format!("{label} ({:.2}s)", elapsed.as_secs_f64()))
+            }
             None => tracing::info!("{line}"),
         }
     }

@@ -117,7 +117,8 @@ impl Project {
             name: C::NAME,
             augment: |cmd| C::augment_args(cmd),
             handler: Box::new(|matches, ctx| {
-                let args = C::from_arg_matches(matches).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                let args =
+                    C::from_arg_matches(matches).map_err(|e| anyhow::anyhow!(e.to_string()))?;
                 args.run(ctx)
             }),
         });
@@ -151,7 +152,9 @@ impl Project {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let mut command = ProjectCli::command().name(self.name.clone()).bin_name("cargo manage");
+        let mut command = ProjectCli::command()
+            .name(self.name.clone())
+            .bin_name("cargo manage");
         for custom in &self.commands {
             if command.find_subcommand(custom.name).is_some() {
                 return Err(GluersError::Registry(format!(
@@ -161,12 +164,15 @@ impl Project {
             }
             command = command.subcommand((custom.augment)(clap::Command::new(custom.name)));
         }
-        let matches = command.try_get_matches_from(args).unwrap_or_else(|e| e.exit());
+        let matches = command
+            .try_get_matches_from(args)
+            .unwrap_or_else(|e| e.exit());
         let registry = Registry::new(self.dags)?;
         let project_dir = std::env::current_dir()
             .map_err(|e| GluersError::Other(format!("cannot read the current folder: {e}")))?;
         let settings = Settings::load(&project_dir)?;
-        let global = cli::GlobalArgs::from_arg_matches(&matches).map_err(|e| GluersError::Usage(e.to_string()))?;
+        let global = cli::GlobalArgs::from_arg_matches(&matches)
+            .map_err(|e| GluersError::Usage(e.to_string()))?;
         cli::logging::init(&settings.log_level, global.verbose, global.quiet);
 
         if let Some((name, sub)) = matches.subcommand() {
@@ -180,7 +186,8 @@ impl Project {
                     .map_err(|e| GluersError::Other(format!("{name}: {e:#}")));
             }
         }
-        let cli = ProjectCli::from_arg_matches(&matches).map_err(|e| GluersError::Usage(e.to_string()))?;
+        let cli = ProjectCli::from_arg_matches(&matches)
+            .map_err(|e| GluersError::Usage(e.to_string()))?;
         match cli.command {
             BuiltinCommand::Skill { target } => cli::tools::skill(target, &project_dir, &self.name),
             BuiltinCommand::Startmodule { name } => cli::tools::startmodule(&project_dir, &name),
@@ -195,7 +202,9 @@ impl Project {
                     }),
                 }
             }
-            BuiltinCommand::Dag(args) => cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet),
+            BuiltinCommand::Dag(args) => {
+                cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
+            }
             BuiltinCommand::List => {
                 print!("{}", crate::describe::list(&registry));
                 Ok(())

@@ -39,7 +39,8 @@ pub fn resolve_retry(arg: &str, storage_root: &Path, project_dir: &Path) -> Resu
     };
     let path = Path::new(arg);
     let key = if path.is_absolute() {
-        let root = std::fs::canonicalize(storage_root).unwrap_or_else(|_| storage_root.to_path_buf());
+        let root =
+            std::fs::canonicalize(storage_root).unwrap_or_else(|_| storage_root.to_path_buf());
         let candidate = lexical(path);
         let inside = candidate
             .strip_prefix(&root)
@@ -110,10 +111,19 @@ mod tests {
         let root = project.path().join("data");
         std::fs::create_dir_all(&root).unwrap();
         let p = project.path();
-        assert_eq!(resolve_retry("runs/2026/1/2/x", &root, p).unwrap(), "runs/2026/1/2/x");
-        assert_eq!(resolve_retry("data/runs/2026/1/2/x", &root, p).unwrap(), "runs/2026/1/2/x");
+        assert_eq!(
+            resolve_retry("runs/2026/1/2/x", &root, p).unwrap(),
+            "runs/2026/1/2/x"
+        );
+        assert_eq!(
+            resolve_retry("data/runs/2026/1/2/x", &root, p).unwrap(),
+            "runs/2026/1/2/x"
+        );
         let abs = root.join("runs/x");
-        assert_eq!(resolve_retry(abs.to_str().unwrap(), &root, p).unwrap(), "runs/x");
+        assert_eq!(
+            resolve_retry(abs.to_str().unwrap(), &root, p).unwrap(),
+            "runs/x"
+        );
         assert!(resolve_retry("../outside", &root, p).is_err());
         assert!(resolve_retry("runs/../../x", &root, p).is_err());
         assert!(resolve_retry("/etc", &root, p).is_err());

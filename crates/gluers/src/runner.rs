@@ -18,7 +18,9 @@ use crate::run_context::RunContext;
 use crate::run_folder;
 use crate::run_record::{now_iso, RunRecord, RunStatus, TaskTiming, RUN_RECORD_FILE};
 use crate::settings::{Settings, StorageKind};
-use crate::storage::{normalize_key, LocalStorage, MemoryStorage, Storage, StorageBackend, StorageError};
+use crate::storage::{
+    normalize_key, LocalStorage, MemoryStorage, Storage, StorageBackend, StorageError,
+};
 
 /// The file in the run folder that holds the resolved context.
 pub const CONTEXT_FILE: &str = "context.yaml";
@@ -80,10 +82,16 @@ pub fn open_storage(settings: &Settings) -> Arc<dyn StorageBackend> {
 /// Runs `dag` with `options`: bootstrap, then the planned tasks.
 ///
 /// Prints the metrics block to stdout after evaluation tasks ran.
-pub fn run_dag(dag: &Dag, settings: &Settings, project_dir: &Path, options: &RunOptions) -> Result<RunSummary> {
+pub fn run_dag(
+    dag: &Dag,
+    settings: &Settings,
+    project_dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary> {
     if options.eval_only && options.retry.is_none() {
         return Err(GluersError::Usage(
-            "--eval-only needs --retry RUN_FOLDER: evaluation reads an existing run's output".into(),
+            "--eval-only needs --retry RUN_FOLDER: evaluation reads an existing run's output"
+                .into(),
         ));
     }
     if options.eval_only && options.skip_eval {
@@ -116,7 +124,12 @@ pub fn run_dag(dag: &Dag, settings: &Settings, project_dir: &Path, options: &Run
     let started = Instant::now();
     let bootstrap = storage
         .mkdir(&meta.run_folder)
-        .and_then(|_| storage.write(&storage.runpath(CONTEXT_FILE), ctx.context().to_yaml().as_bytes()))
+        .and_then(|_| {
+            storage.write(
+                &storage.runpath(CONTEXT_FILE),
+                ctx.context().to_yaml().as_bytes(),
+            )
+        })
         .and_then(|_| write_record(&storage, &record));
     if let Err(e) = bootstrap {
         progress.fail(BOOTSTRAP_LABEL);
@@ -153,7 +166,10 @@ pub fn run_dag(dag: &Dag, settings: &Settings, project_dir: &Path, options: &Run
                 tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
             }
             tracing::info!("run folder {} (failed in task {label})", meta.run_folder);
-            return Err(GluersError::TaskFailed { task: label, message });
+            return Err(GluersError::TaskFailed {
+                task: label,
+                message,
+            });
         }
         let elapsed = started.elapsed();
         progress.finish(&label, i + 2, total, elapsed);
@@ -171,7 +187,9 @@ pub fn run_dag(dag: &Dag, settings: &Settings, project_dir: &Path, options: &Run
     }
 
     if evaluated && ctx.metrics().is_empty() {
-        tracing::warn!("the evaluation tasks logged no metrics: no metrics block, no {METRICS_FILE}");
+        tracing::warn!(
+            "the evaluation tasks logged no metrics: no metrics block, no {METRICS_FILE}"
+        );
     }
     let metrics = if evaluated && !ctx.metrics().is_empty() {
         let metrics = ctx.metrics().clone();
@@ -303,7 +321,8 @@ fn build_context(
         }
     };
     for patch in &options.patches {
-        let key = normalize_key(patch).map_err(|e| GluersError::Usage(format!("--patch {patch}: {e}")))?;
+        let key = normalize_key(patch)
+            .map_err(|e| GluersError::Usage(format!("--patch {patch}: {e}")))?;
         let shown = backend.display(&key);
         let bytes = backend.read(&key).map_err(|e| match e {
             StorageError::NotFound { .. } => GluersError::Usage(format!(
@@ -349,10 +368,16 @@ fn read_saved_context(bytes: &[u8], origin: &str) -> Result<(Mapping, RunMeta)> 
     };
     let meta = mapping
         .remove(PROTECTED_KEY)
-        .ok_or_else(|| GluersError::Config(format!("{origin}: has no '{PROTECTED_KEY}' key; it was not written by gluers")))
+        .ok_or_else(|| {
+            GluersError::Config(format!(
+                "{origin}: has no '{PROTECTED_KEY}' key; it was not written by gluers"
+            ))
+        })
         .and_then(|v| {
             serde_norway::from_value::<RunMeta>(v).map_err(|e| {
-                GluersError::Config(format!("{origin}: the '{PROTECTED_KEY}' key is damaged: {e}"))
+                GluersError::Config(format!(
+                    "{origin}: the '{PROTECTED_KEY}' key is damaged: {e}"
+                ))
             })
         })?;
     Ok((mapping, meta))

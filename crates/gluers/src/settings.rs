@@ -196,11 +196,22 @@ mod tests {
     fn unknown_key_and_missing_named_file_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("configs")).unwrap();
-        std::fs::write(dir.path().join("configs/settings.toml"), "storage_rot = \"x\"\n").unwrap();
-        let err = Settings::load_with(dir.path(), no_env).unwrap_err().to_string();
-        assert!(err.contains("settings.toml") && err.contains("storage_rot"), "{err}");
+        std::fs::write(
+            dir.path().join("configs/settings.toml"),
+            "storage_rot = \"x\"\n",
+        )
+        .unwrap();
+        let err = Settings::load_with(dir.path(), no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("settings.toml") && err.contains("storage_rot"),
+            "{err}"
+        );
         let env = |k: &str| (k == SETTINGS_ENV).then(|| "nope.toml".to_string());
-        let err = Settings::load_with(dir.path(), env).unwrap_err().to_string();
+        let err = Settings::load_with(dir.path(), env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope.toml") && !err.contains('\n'), "{err}");
     }
 }

@@ -28,7 +28,10 @@ impl Command for Deploy {
             .context("copying the model")?;
         ctx.storage()
             .write("production/SOURCE", format!("{folder}\n").as_bytes())?;
-        println!("deployed {model} to {}", ctx.storage().display("production/model.json"));
+        println!(
+            "deployed {model} to {}",
+            ctx.storage().display("production/model.json")
+        );
         Ok(())
     }
 }

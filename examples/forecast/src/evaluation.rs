@@ -54,12 +54,15 @@ impl EvaluationTask for ComputeAccuracy {
 
     fn run(&self, ctx: &mut RunContext) -> TaskResult {
         let actual: Vec<Actual> = ctx.data().root().read_csv(INPUT)?;
-        ensure!(actual.len() > HOLDOUT_ROWS, "{INPUT} has only {} rows", actual.len());
+        ensure!(
+            actual.len() > HOLDOUT_ROWS,
+            "{INPUT} has only {} rows",
+            actual.len()
+        );
         let actual = &actual[actual.len() - HOLDOUT_ROWS..];
-        let predicted: Vec<Predicted> = ctx
-            .data()
-            .read_csv(PREDICTIONS)
-            .context("the work tasks must write predictions.csv (timestamp,demand_gw) in the run folder")?;
+        let predicted: Vec<Predicted> = ctx.data().read_csv(PREDICTIONS).context(
+            "the work tasks must write predictions.csv (timestamp,demand_gw) in the run folder",
+        )?;
         ensure!(
             predicted.len() == HOLDOUT_ROWS,
             "{PREDICTIONS} has {} rows; it must have one per holdout half hour ({HOLDOUT_ROWS})",
@@ -75,7 +78,11 @@ impl EvaluationTask for ComputeAccuracy {
                 p.timestamp,
                 a.timestamp
             );
-            ensure!(p.demand_gw.is_finite(), "{PREDICTIONS} row {} is not a finite number", i + 2);
+            ensure!(
+                p.demand_gw.is_finite(),
+                "{PREDICTIONS} row {} is not a finite number",
+                i + 2
+            );
             abs_pct += ((p.demand_gw - a.demand_gw) / a.demand_gw).abs();
             diff += p.demand_gw - a.demand_gw;
         }

@@ -66,11 +66,20 @@ impl Repo {
     fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(&self.root)
-            .args(["-c", "user.name=agent", "-c", "user.email=agent@example.invalid"])
+            .args([
+                "-c",
+                "user.name=agent",
+                "-c",
+                "user.email=agent@example.invalid",
+            ])
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -154,24 +163,49 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     // Set-up: the engine freezes the evaluation and the input data, builds
     // the sealed evaluator and runs the baseline.
     let out = ok(repo.manage(&[
-        "experiment", "init", "forecast", "--goal", "lower forecast_mape", "--freeze", "data/input",
+        "experiment",
+        "init",
+        "forecast",
+        "--goal",
+        "lower forecast_mape",
+        "--freeze",
+        "data/input",
     ]));
     assert!(out.contains("src/evaluation.rs"), "{out}");
     assert!(out.contains("data/input"), "{out}");
     let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
-    assert_eq!(repo.git(&["branch", "--show-current"]).trim(), "experiment/forecast");
+    assert_eq!(
+        repo.git(&["branch", "--show-current"]).trim(),
+        "experiment/forecast"
+    );
 
     // 1. A real improvement: a temperature-aware regression. Kept.
-    std::fs::copy(agent.join("train_temperature.rs"), repo.root.join("src/tasks/train.rs")).unwrap();
-    std::fs::copy(agent.join("predict_temperature.rs"), repo.root.join("src/tasks/predict.rs")).unwrap();
-    let out = ok(repo.manage(&["experiment", "run", "-m", "temperature-aware regression per half hour"]));
+    std::fs::copy(
+        agent.join("train_temperature.rs"),
+        repo.root.join("src/tasks/train.rs"),
+    )
+    .unwrap();
+    std::fs::copy(
+        agent.join("predict_temperature.rs"),
+        repo.root.join("src/tasks/predict.rs"),
+    )
+    .unwrap();
+    let out = ok(repo.manage(&[
+        "experiment",
+        "run",
+        "-m",
+        "temperature-aware regression per half hour",
+    ]));
     assert!(out.contains("forecast_mape"), "{out}");
     ok(repo.manage(&["experiment", "keep"]));
     let kept = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
 
     // 2. An attack: move the goalposts in the evaluation. Refused, nothing runs.
     let evaluation = repo.read("src/evaluation.rs");
-    repo.write("src/evaluation.rs", &evaluation.replace("abs_pct / n * 100.0", "abs_pct / n"));
+    repo.write(
+        "src/evaluation.rs",
+        &evaluation.replace("abs_pct / n * 100.0", "abs_pct / n"),
+    );
     let out = repo.manage(&["experiment", "run", "-m", "rescale the metric"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("src/evaluation.rs"), "{}", text(&out));
@@ -180,7 +214,13 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
 
     // 3. A regression: a worse model. Discarded, the branch goes back.
     let train = repo.read("src/tasks/train.rs");
-    repo.write("src/tasks/train.rs", &train.replace("const TRAIN_WEEKS: usize = 8;", "const TRAIN_WEEKS: usize = 40;"));
+    repo.write(
+        "src/tasks/train.rs",
+        &train.replace(
+            "const TRAIN_WEEKS: usize = 8;",
+            "const TRAIN_WEEKS: usize = 40;",
+        ),
+    );
     ok(repo.manage(&["experiment", "run", "-m", "fit on the whole year"]));
     ok(repo.manage(&["experiment", "discard"]));
     assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
@@ -193,7 +233,11 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     );
     let out = repo.manage(&["experiment", "run", "-m", "a bigger model"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("out of memory (simulated)"), "the log tail is shown: {}", text(&out));
+    assert!(
+        text(&out).contains("out of memory (simulated)"),
+        "the log tail is shown: {}",
+        text(&out)
+    );
     let out = repo.manage(&["experiment", "keep"]);
     assert_ne!(out.status.code(), Some(0), "a crash cannot be kept");
     ok(repo.manage(&["experiment", "discard"]));
@@ -205,9 +249,20 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         "src/tasks/predict.rs",
         &predict.replace("let features: Vec<Features>", "std::thread::sleep(std::time::Duration::from_secs(600));\n        let features: Vec<Features>"),
     );
-    let out = repo.manage(&["experiment", "run", "-m", "an exhaustive search", "--timeout", "60"]);
+    let out = repo.manage(&[
+        "experiment",
+        "run",
+        "-m",
+        "an exhaustive search",
+        "--timeout",
+        "60",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).to_lowercase().contains("timeout") || text(&out).contains("timed out"), "{}", text(&out));
+    assert!(
+        text(&out).to_lowercase().contains("timeout") || text(&out).contains("timed out"),
+        "{}",
+        text(&out)
+    );
     ok(repo.manage(&["experiment", "discard"]));
     assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
 
@@ -218,10 +273,21 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         rows[0],
         "experiment_id\ttimestamp\trun_id\tmetrics\tstatus\tdescription\tcommit\tduration_seconds"
     );
-    let statuses: Vec<&str> = rows[1..].iter().map(|r| r.split('\t').nth(4).unwrap()).collect();
-    assert_eq!(statuses, ["keep", "keep", "discard", "crash", "timeout"], "{log}");
+    let statuses: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split('\t').nth(4).unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["keep", "keep", "discard", "crash", "timeout"],
+        "{log}"
+    );
     assert_eq!(format!("{:.2}", mape(rows[1])), "10.43", "baseline: {log}");
-    assert_eq!(format!("{:.2}", mape(rows[2])), "5.70", "improvement: {log}");
+    assert_eq!(
+        format!("{:.2}", mape(rows[2])),
+        "5.70",
+        "improvement: {log}"
+    );
     assert!(mape(rows[3]) > mape(rows[2]), "{log}");
     for (i, row) in rows[1..].iter().enumerate() {
         assert_eq!(row.split('\t').next().unwrap(), i.to_string(), "{log}");
@@ -230,7 +296,10 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     // The branch holds only the kept commit on top of the base.
     let commits = repo.git(&["rev-list", &format!("{base}..HEAD")]);
     assert_eq!(commits.lines().collect::<Vec<_>>(), [kept.as_str()]);
-    assert!(repo.git(&["status", "--porcelain"]).is_empty(), "log files stay untracked");
+    assert!(
+        repo.git(&["status", "--porcelain"]).is_empty(),
+        "log files stay untracked"
+    );
 
     let status = ok(repo.manage(&["experiment", "status"]));
     assert!(status.contains("experiment/forecast"), "{status}");

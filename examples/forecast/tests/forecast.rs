@@ -47,13 +47,21 @@ fn metric(stdout: &str, key: &str) -> f64 {
 #[test]
 fn baseline_is_the_weekly_seasonal_naive_forecast() {
     let dir = project();
-    let (out, err, code) = run(dir.path(), &["dag", "forecast", "--retry", "runs/base", "-q"]);
+    let (out, err, code) = run(
+        dir.path(),
+        &["dag", "forecast", "--retry", "runs/base", "-q"],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "10.43");
     assert_eq!(format!("{:.3}", metric(&out, "forecast_bias")), "0.318");
-    let predictions = std::fs::read_to_string(dir.path().join("data/runs/base/predictions.csv")).unwrap();
+    let predictions =
+        std::fs::read_to_string(dir.path().join("data/runs/base/predictions.csv")).unwrap();
     assert_eq!(predictions.lines().count(), 1 + 1344);
-    assert!(predictions.lines().nth(1).unwrap().starts_with("2014-12-04T00:00,"));
+    assert!(predictions
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("2014-12-04T00:00,"));
 }
 
 #[test]
@@ -61,7 +69,13 @@ fn daily_patch_repeats_the_last_day() {
     let dir = project();
     let (out, err, code) = run(
         dir.path(),
-        &["dag", "forecast", "--local-patch", "patches/daily.yaml", "-q"],
+        &[
+            "dag",
+            "forecast",
+            "--local-patch",
+            "patches/daily.yaml",
+            "-q",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "13.56");
@@ -70,38 +84,68 @@ fn daily_patch_repeats_the_last_day() {
 #[test]
 fn retry_from_task_and_compare_walkthrough() {
     let dir = project();
-    assert_eq!(run(dir.path(), &["dag", "forecast", "--retry", "runs/a", "-q"]).2, 0);
+    assert_eq!(
+        run(dir.path(), &["dag", "forecast", "--retry", "runs/a", "-q"]).2,
+        0
+    );
     // Re-run from training with a daily season, reusing prepare_data's output.
     let (out, _, code) = run(
         dir.path(),
-        &["dag", "forecast", "--retry", "runs/b", "--task", "prepare_data", "-q"],
+        &[
+            "dag",
+            "forecast",
+            "--retry",
+            "runs/b",
+            "--task",
+            "prepare_data",
+            "-q",
+        ],
     );
     assert_eq!((out.as_str(), code), ("", 0));
     let (out, err, code) = run(
         dir.path(),
         &[
-            "dag", "forecast", "--retry", "runs/b", "--from-task", "train_model",
-            "--local-patch", "patches/daily.yaml", "-q",
+            "dag",
+            "forecast",
+            "--retry",
+            "runs/b",
+            "--from-task",
+            "train_model",
+            "--local-patch",
+            "patches/daily.yaml",
+            "-q",
         ],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "13.56");
-    let (table, _, code) = run(dir.path(), &["dag", "forecast", "--compare", "runs/a", "runs/b"]);
+    let (table, _, code) = run(
+        dir.path(),
+        &["dag", "forecast", "--compare", "runs/a", "runs/b"],
+    );
     assert_eq!(code, 0);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "run_folder\tforecast_bias\tforecast_mape");
-    assert!(lines[1].starts_with("runs/a\t0.3178") && lines[2].starts_with("runs/b\t0.4925"), "{table}");
+    assert!(
+        lines[1].starts_with("runs/a\t0.3178") && lines[2].starts_with("runs/b\t0.4925"),
+        "{table}"
+    );
 }
 
 #[test]
 fn deploy_copies_the_model_to_production() {
     let dir = project();
-    assert_eq!(run(dir.path(), &["dag", "forecast", "--retry", "runs/d", "-q"]).2, 0);
+    assert_eq!(
+        run(dir.path(), &["dag", "forecast", "--retry", "runs/d", "-q"]).2,
+        0
+    );
     let (out, err, code) = run(dir.path(), &["deploy", "runs/d"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("deployed runs/d/model.json"), "{out}");
     let deployed = std::fs::read(dir.path().join("data/production/model.json")).unwrap();
-    assert_eq!(deployed, std::fs::read(dir.path().join("data/runs/d/model.json")).unwrap());
+    assert_eq!(
+        deployed,
+        std::fs::read(dir.path().join("data/runs/d/model.json")).unwrap()
+    );
     let (_, err, code) = run(dir.path(), &["deploy", "runs/nope"]);
     assert_eq!(code, 1);
     assert!(err.contains("does not exist"), "{err}");
@@ -111,9 +155,23 @@ fn deploy_copies_the_model_to_production() {
 #[test]
 fn evaluation_refuses_predictions_of_the_wrong_shape() {
     let dir = project();
-    assert_eq!(run(dir.path(), &["dag", "forecast", "--skip-eval", "--retry", "runs/x", "-q"]).2, 0);
-    std::fs::write(dir.path().join("data/runs/x/predictions.csv"), "timestamp,demand_gw\n2014-12-04T00:00,1.0\n").unwrap();
-    let (out, err, code) = run(dir.path(), &["dag", "forecast", "--eval-only", "--retry", "runs/x"]);
+    assert_eq!(
+        run(
+            dir.path(),
+            &["dag", "forecast", "--skip-eval", "--retry", "runs/x", "-q"]
+        )
+        .2,
+        0
+    );
+    std::fs::write(
+        dir.path().join("data/runs/x/predictions.csv"),
+        "timestamp,demand_gw\n2014-12-04T00:00,1.0\n",
+    )
+    .unwrap();
+    let (out, err, code) = run(
+        dir.path(),
+        &["dag", "forecast", "--eval-only", "--retry", "runs/x"],
+    );
     assert_eq!(code, 1);
     assert_eq!(out, "");
     assert!(err.contains("one per holdout half hour"), "{err}");

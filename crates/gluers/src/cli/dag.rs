@@ -69,12 +69,25 @@ pub struct DagArgs {
 }
 
 /// Runs the `dag` command.
-pub fn execute(args: DagArgs, registry: &Registry, settings: &Settings, project_dir: &Path, quiet: bool) -> Result<()> {
+pub fn execute(
+    args: DagArgs,
+    registry: &Registry,
+    settings: &Settings,
+    project_dir: &Path,
+    quiet: bool,
+) -> Result<()> {
     let dag = registry.dag(&args.label)?;
     if let Some(folders) = &args.compare {
         let format = parse_format::<CompareFormat>(args.format.as_deref(), "--compare")?;
         let backend = open_storage(settings);
-        let table = compare(backend.as_ref(), settings, project_dir, dag.label(), folders, format)?;
+        let table = compare(
+            backend.as_ref(),
+            settings,
+            project_dir,
+            dag.label(),
+            folders,
+            format,
+        )?;
         print(&table);
         return Ok(());
     }
@@ -87,7 +100,9 @@ pub fn execute(args: DagArgs, registry: &Registry, settings: &Settings, project_
         return Ok(());
     }
     if args.format.is_some() {
-        return Err(GluersError::Usage("--format goes with --compare or --describe".into()));
+        return Err(GluersError::Usage(
+            "--format goes with --compare or --describe".into(),
+        ));
     }
     let options = RunOptions {
         task: args.task,

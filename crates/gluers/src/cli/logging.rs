@@ -14,7 +14,11 @@ pub fn init(settings_level: &str, verbose: u8, quiet: bool) {
         "trace" => 4,
         _ => 2,
     };
-    let level = if quiet { 1 } else { (base + verbose as usize).min(4) };
+    let level = if quiet {
+        1
+    } else {
+        (base + verbose as usize).min(4)
+    };
     let name = ["error", "warn", "info", "debug", "trace"][level];
     let filter = EnvFilter::try_from_env("GLUERS_LOG").unwrap_or_else(|_| EnvFilter::new(name));
     let _ = tracing_subscriber::fmt()

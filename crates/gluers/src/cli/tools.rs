@@ -8,7 +8,8 @@ use crate::skill::{install_skill, SkillTarget};
 
 /// `skill TARGET`: writes the agent instructions and lists what changed.
 pub fn skill(target: SkillTarget, project_dir: &Path, project_name: &str) -> Result<()> {
-    let report = install_skill(target, project_dir, project_name).map_err(|e| GluersError::Other(e.to_string()))?;
+    let report = install_skill(target, project_dir, project_name)
+        .map_err(|e| GluersError::Other(e.to_string()))?;
     for path in &report.written {
         println!("wrote     {}", path.display());
     }
@@ -41,10 +42,15 @@ pub fn cargo_project(project_dir: &Path) -> gluers_experiment::ProjectSpec {
 
 /// `startmodule NAME`.
 pub fn startmodule(project_dir: &Path, name: &str) -> Result<()> {
-    let files = crate::scaffold::start_module(project_dir, name).map_err(|e| GluersError::Usage(e.to_string()))?;
+    let files = crate::scaffold::start_module(project_dir, name)
+        .map_err(|e| GluersError::Usage(e.to_string()))?;
     for file in files {
         let shown = file.strip_prefix(project_dir).unwrap_or(&file);
-        let verb = if shown == Path::new("src/main.rs") { "updated" } else { "created" };
+        let verb = if shown == Path::new("src/main.rs") {
+            "updated"
+        } else {
+            "created"
+        };
         println!("{verb} {}", shown.display());
     }
     println!("run it: cargo manage dag {name}");

@@ -25,9 +25,7 @@ pub fn parse_yaml_mapping(text: &str, origin: &str) -> Result<Mapping> {
             .next()
             .unwrap_or(&message)
             .to_string();
-        GluersError::Config(format!(
-            "{origin}:{line}:{column}: invalid YAML: {message}"
-        ))
+        GluersError::Config(format!("{origin}:{line}:{column}: invalid YAML: {message}"))
     })?;
     let mapping = match value {
         Value::Null => Mapping::new(),

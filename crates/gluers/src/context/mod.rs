@@ -136,7 +136,10 @@ mod tests {
         let c = ctx("a:\n  b:\n    c: 3\n");
         assert_eq!(c.get::<u32>("a.b.c").unwrap(), 3);
         let err = c.get::<u32>("a.x").unwrap_err().to_string();
-        assert!(err.contains("'a.x'") && err.contains("keys there: b"), "{err}");
+        assert!(
+            err.contains("'a.x'") && err.contains("keys there: b"),
+            "{err}"
+        );
         let err = c.get::<u32>("a.b.c.d").unwrap_err().to_string();
         assert!(err.contains("not a mapping"), "{err}");
         let err = c.get::<String>("a.b").unwrap_err().to_string();

@@ -160,17 +160,32 @@ mod tests {
             "=== GLUEPY METRICS ===\nmetric:forecast_mape=11.0\nmetric:forecast_bias=-0.03\n=== END METRICS ===\n"
         );
         let json = m.to_json();
-        assert_eq!(json, "{\n  \"forecast_mape\": 11.0,\n  \"forecast_bias\": -0.03\n}");
+        assert_eq!(
+            json,
+            "{\n  \"forecast_mape\": 11.0,\n  \"forecast_bias\": -0.03\n}"
+        );
         assert_eq!(Metrics::from_json(&json).unwrap(), m);
     }
 
     #[test]
     fn non_finite_and_bad_keys_are_refused() {
         let mut m = Metrics::new();
-        assert!(matches!(m.record("x", f64::NAN), Err(MetricError::NotFinite { .. })));
-        assert!(matches!(m.record("x", f64::INFINITY), Err(MetricError::NotFinite { .. })));
-        assert!(matches!(m.record("a=b", 1.0), Err(MetricError::BadKey { .. })));
-        assert!(matches!(m.record("a\tb", 1.0), Err(MetricError::BadKey { .. })));
+        assert!(matches!(
+            m.record("x", f64::NAN),
+            Err(MetricError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            m.record("x", f64::INFINITY),
+            Err(MetricError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            m.record("a=b", 1.0),
+            Err(MetricError::BadKey { .. })
+        ));
+        assert!(matches!(
+            m.record("a\tb", 1.0),
+            Err(MetricError::BadKey { .. })
+        ));
         assert!(m.is_empty());
     }
 }

@@ -200,6 +200,9 @@ mod tests {
         assert!(s.isfile("runs/b/y.txt").unwrap());
         assert!(s.rm("runs", false).is_err());
         s.rm("runs", true).unwrap();
-        assert!(matches!(s.read("runs/a/x.txt"), Err(StorageError::NotFound { .. })));
+        assert!(matches!(
+            s.read("runs/a/x.txt"),
+            Err(StorageError::NotFound { .. })
+        ));
     }
 }

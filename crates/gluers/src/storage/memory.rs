@@ -147,6 +147,9 @@ mod tests {
         assert!(s.rm("runs/a", false).is_err());
         s.rm("runs/a", true).unwrap();
         assert!(!s.isdir("runs/a").unwrap());
-        assert!(matches!(s.read("runs/a/x.txt"), Err(StorageError::NotFound { .. })));
+        assert!(matches!(
+            s.read("runs/a/x.txt"),
+            Err(StorageError::NotFound { .. })
+        ));
     }
 }

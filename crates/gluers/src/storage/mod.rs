@@ -96,7 +96,10 @@ pub fn normalize_key(path: &str) -> StorageResult<String> {
         reason,
         root: "of this project".to_string(),
     };
-    if path.starts_with('/') || path.starts_with('\\') || path.contains(':') && path.len() > 1 && path.as_bytes()[1] == b':' {
+    if path.starts_with('/')
+        || path.starts_with('\\')
+        || path.contains(':') && path.len() > 1 && path.as_bytes()[1] == b':'
+    {
         return Err(escape("absolute paths are not storage paths"));
     }
     let mut parts: Vec<&str> = Vec::new();

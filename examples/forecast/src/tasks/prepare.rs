@@ -33,7 +33,9 @@ impl Task for PrepareDataTask {
                 temperature_c: o.temperature_c,
             })
             .collect();
-        ctx.data().write_csv("train.csv", train).context("writing train.csv")?;
+        ctx.data()
+            .write_csv("train.csv", train)
+            .context("writing train.csv")?;
         ctx.data()
             .write_csv("holdout_features.csv", &features)
             .context("writing holdout_features.csv")?;

@@ -43,8 +43,10 @@ impl Task for TrainModelTask {
             season_length: cfg.season_length,
             last_season,
         };
-        ctx.storage()
-            .write(&ctx.runpath(MODEL_FILE), &serde_json::to_vec_pretty(&model)?)?;
+        ctx.storage().write(
+            &ctx.runpath(MODEL_FILE),
+            &serde_json::to_vec_pretty(&model)?,
+        )?;
         ctx.log_param("season_length", cfg.season_length);
         ctx.log_artifact(&ctx.runpath(MODEL_FILE));
         Ok(())
