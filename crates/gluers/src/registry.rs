@@ -94,3 +94,80 @@ impl Registry {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EvaluationTask, RunContext, Task, TaskResult};
+
+    struct A;
+    impl Task for A {
+        fn label(&self) -> &str {
+            "a"
+        }
+        fn run(&self, _: &mut RunContext) -> TaskResult {
+            Ok(())
+        }
+    }
+
+    struct AlsoA;
+    impl Task for AlsoA {
+        fn label(&self) -> &str {
+            "a"
+        }
+        fn run(&self, _: &mut RunContext) -> TaskResult {
+            Ok(())
+        }
+    }
+
+    struct Boot;
+    impl EvaluationTask for Boot {
+        fn label(&self) -> &str {
+            "bootstrap"
+        }
+        fn run(&self, _: &mut RunContext) -> TaskResult {
+            Ok(())
+        }
+    }
+
+    fn error(dags: Vec<Dag>) -> String {
+        match Registry::new(dags) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn duplicate_dag_labels_name_both() {
+        let err = error(vec![Dag::new("x").task(A), Dag::new("x")]);
+        assert!(
+            err.contains("two DAGs are labelled 'x'") && err.contains("1 and 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_task_types_with_one_label_name_both() {
+        let err = error(vec![Dag::new("x").task(A), Dag::new("y").task(AlsoA)]);
+        assert!(
+            err.contains("registry::tests::A") && err.contains("registry::tests::AlsoA"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_task_type_may_serve_several_dags_but_not_twice_in_one() {
+        assert!(Registry::new(vec![Dag::new("x").task(A), Dag::new("y").task(A)]).is_ok());
+        let err = error(vec![Dag::new("x").task(A).task(A)]);
+        assert!(err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn bootstrap_is_reserved_and_unknown_dags_list_the_known() {
+        let err = error(vec![Dag::new("x").eval_task(Boot)]);
+        assert!(err.contains("reserved"), "{err}");
+        let registry = Registry::new(vec![Dag::new("x"), Dag::new("y")]).unwrap();
+        let err = registry.dag("z").err().unwrap().to_string();
+        assert!(err.contains("known DAGs: x, y"), "{err}");
+    }
+}
