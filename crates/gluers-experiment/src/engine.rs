@@ -45,13 +45,10 @@ impl Ctx {
     /// Opens the experiment of the branch checked out in the repository
     /// containing `dir`.
     pub fn open(dir: &Path, access: Access) -> Result<Self> {
-        let repo = Repo::discover(dir)?;
-        let branch = repo
-            .git
-            .current_branch()?
-            .ok_or_else(|| ExperimentError::NoExperiment {
-                where_: "a detached HEAD".into(),
-            })?;
+        let (repo, branch) = Repo::discover_on_branch(dir)?;
+        let branch = branch.ok_or_else(|| ExperimentError::NoExperiment {
+            where_: "a detached HEAD".into(),
+        })?;
         let paths = StatePaths::new(&repo.common_dir, &branch);
         let lock = match access {
             Access::Write => Some(EngineLock::acquire(&paths.lock())?),
@@ -80,6 +77,12 @@ impl Ctx {
     /// Saves the state.
     pub fn save(&self) -> Result<()> {
         self.state.save(&self.paths.state())
+    }
+
+    /// Saves the progress or result of a run (atomic, not synced to disk:
+    /// see [`State::save_progress`]).
+    pub fn save_progress(&self) -> Result<()> {
+        self.state.save_progress(&self.paths.state())
     }
 
     /// The run log in the project folder.

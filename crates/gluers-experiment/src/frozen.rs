@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Ctx;
 use crate::error::{ExperimentError, Result};
 use crate::fsutil;
 use crate::git::literal_pathspec;
@@ -171,7 +172,7 @@ impl FileRecord {
 }
 
 /// The untracked and ignored files of the frozen set, as they were at init.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     /// Repository-relative path → record.
     pub files: BTreeMap<String, FileRecord>,
@@ -200,12 +201,9 @@ impl Manifest {
     }
 }
 
-/// Untracked (including ignored) files under the frozen set, on disk now.
-fn untracked_files(
-    repo: &Repo,
-    entries: &[FrozenEntry],
-    excluded: &[String],
-) -> Result<Vec<String>> {
+/// The `git ls-files` arguments listing the untracked (including ignored)
+/// files under the frozen set.
+fn untracked_args(entries: &[FrozenEntry], excluded: &[String]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "ls-files".into(),
         "-z".into(),
@@ -214,7 +212,16 @@ fn untracked_files(
     ];
     args.extend(entries.iter().map(pathspec));
     args.extend(exclusion_pathspecs(excluded));
-    repo.git.run_z(&args)
+    args
+}
+
+/// Untracked (including ignored) files under the frozen set, on disk now.
+fn untracked_files(
+    repo: &Repo,
+    entries: &[FrozenEntry],
+    excluded: &[String],
+) -> Result<Vec<String>> {
+    repo.git.run_z(&untracked_args(entries, excluded))
 }
 
 /// Stats and hashes `paths` (repository-relative).
@@ -275,6 +282,27 @@ pub(crate) fn snapshot(
     })
 }
 
+/// Checks the frozen set of the experiment open in `ctx` against its base
+/// (HEAD's history and tree too when `check_head`), and saves the manifest
+/// when its stat cache was refreshed.
+pub(crate) fn check_and_save(ctx: &Ctx, check_head: bool) -> Result<Vec<Violation>> {
+    let path = ctx.paths.manifest();
+    let mut manifest = Manifest::load(&path)?;
+    let before = manifest.clone();
+    let violations = Check {
+        repo: &ctx.repo,
+        base: &ctx.state.base_commit,
+        entries: &ctx.state.frozen,
+        excluded: &ctx.state.excluded,
+        check_head,
+    }
+    .run(&mut manifest)?;
+    if manifest != before {
+        manifest.save(&path)?;
+    }
+    Ok(violations)
+}
+
 /// One change found in the frozen set.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Violation {
@@ -291,6 +319,21 @@ pub(crate) fn describe(violations: &[Violation]) -> String {
         .map(|v| format!("{} ({})", v.path, v.change))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `git diff` arguments listing the frozen paths that differ between the
+/// revisions (one revision: against the work tree).
+fn diff_args(revs: &[&str], specs: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "diff".into(),
+        "--no-renames".into(),
+        "--name-status".into(),
+        "-z".into(),
+    ];
+    args.extend(revs.iter().map(|r| r.to_string()));
+    args.push("--".into());
+    args.extend(specs.iter().cloned());
+    args
 }
 
 /// What to compare.
@@ -313,33 +356,61 @@ impl Check<'_> {
     /// Refreshes the stat cache in `manifest` for files whose stat changed
     /// but content did not (the caller saves it).
     pub fn run(&self, manifest: &mut Manifest) -> Result<Vec<Violation>> {
-        let mut found: BTreeMap<String, &'static str> = BTreeMap::new();
         let repo = self.repo;
-        if self.check_head && !repo.git.is_ancestor(self.base, "HEAD")? {
-            found.insert(
-                format!(
-                    "history: base commit {}",
-                    &self.base[..self.base.len().min(12)]
-                ),
-                "no longer an ancestor of HEAD: the base was rewritten",
-            );
-        }
+        // The git queries are independent: they run side by side, while the
+        // untracked files recorded at init are stat'ed here.
+        let ancestor = if self.check_head {
+            Some(
+                repo.git
+                    .start(&["merge-base", "--is-ancestor", self.base, "HEAD"])?,
+            )
+        } else {
+            None
+        };
         let specs: Vec<String> = self.entries.iter().map(pathspec).collect();
-        let mut diffs: Vec<Vec<String>> = vec![vec![self.base.to_string()]];
+        let mut diffs = vec![repo.git.start(&diff_args(&[self.base], &specs))?];
         if self.check_head {
-            diffs.push(vec![self.base.to_string(), "HEAD".into()]);
+            diffs.push(repo.git.start(&diff_args(&[self.base, "HEAD"], &specs))?);
         }
-        for revs in diffs {
-            let mut args: Vec<String> = vec![
-                "diff".into(),
-                "--no-renames".into(),
-                "--name-status".into(),
-                "-z".into(),
-            ];
-            args.extend(revs);
-            args.push("--".into());
-            args.extend(specs.iter().cloned());
-            let out = repo.git.run_z(&args)?;
+        let untracked = repo
+            .git
+            .start(&untracked_args(self.entries, self.excluded))?;
+
+        // Stat first; hash only what changed.
+        let mut missing = Vec::new();
+        let mut stat_changed = Vec::new();
+        for (p, old) in &manifest.files {
+            let Ok(meta) = std::fs::symlink_metadata(repo.root.join(p)) else {
+                missing.push(p.clone());
+                continue;
+            };
+            let probe = FileRecord {
+                size: meta.size(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                ino: meta.ino(),
+                dev: meta.dev(),
+                content: String::new(),
+            };
+            if !old.same_stat(&probe) {
+                stat_changed.push(p.clone());
+            }
+        }
+
+        let mut found: BTreeMap<String, &'static str> = BTreeMap::new();
+        if let Some(a) = ancestor {
+            if !a.succeeds()? {
+                found.insert(
+                    format!(
+                        "history: base commit {}",
+                        &self.base[..self.base.len().min(12)]
+                    ),
+                    "no longer an ancestor of HEAD: the base was rewritten",
+                );
+            }
+        }
+        for diff in diffs {
+            let out = diff.finish_z()?;
             for pair in out.chunks(2) {
                 if let [status, path] = pair {
                     found
@@ -353,45 +424,23 @@ impl Check<'_> {
                 }
             }
         }
-        let now_untracked = untracked_files(repo, self.entries, self.excluded)?;
-        let mut to_check: Vec<String> = manifest.files.keys().cloned().collect();
-        for p in &now_untracked {
-            if !manifest.files.contains_key(p) {
-                found.entry(p.clone()).or_insert("added (untracked)");
+        for p in untracked.finish_z()? {
+            if !manifest.files.contains_key(&p) {
+                found.entry(p).or_insert("added (untracked)");
             }
         }
-        to_check.retain(|p| !found.contains_key(p));
-        let mut fresh_stat = Vec::new();
-        for p in &to_check {
-            let abs = repo.root.join(p);
-            if std::fs::symlink_metadata(&abs).is_err() {
-                found.insert(p.clone(), "deleted (untracked)");
-            } else {
-                fresh_stat.push(p.clone());
-            }
+        for p in missing {
+            found.entry(p).or_insert("deleted (untracked)");
         }
-        // Stat first; hash only what changed.
-        let mut changed = Vec::new();
-        for p in fresh_stat {
-            let abs = repo.root.join(&p);
-            let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+        stat_changed.retain(|p| !found.contains_key(p));
+        let fresh = records(repo, &stat_changed)?;
+        for p in stat_changed {
+            // Gone between the stat and the hash.
+            if !fresh.contains_key(&p) {
                 found.insert(p, "deleted (untracked)");
-                continue;
-            };
-            let old = &manifest.files[&p];
-            let probe = FileRecord {
-                size: meta.size(),
-                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-                ino: meta.ino(),
-                dev: meta.dev(),
-                content: old.content.clone(),
-            };
-            if !old.same_stat(&probe) {
-                changed.push(p);
             }
         }
-        for (p, rec) in records(repo, &changed)? {
+        for (p, rec) in fresh {
             if manifest.files[&p].content == rec.content {
                 manifest.files.insert(p, rec);
             } else {

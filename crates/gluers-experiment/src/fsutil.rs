@@ -2,7 +2,11 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
 
@@ -16,6 +20,19 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<()> {
 /// `path`; the directory is then synced. A kill at any point leaves either the
 /// old or the new file, never a torn one.
 pub(crate) fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
+    write_replace(path, contents, true)
+}
+
+/// Replaces `path` with `contents` atomically, like [`atomic_write`], but
+/// without syncing the directory: a kill at any point, or a power loss, leaves
+/// either the old or the new file, never a torn one, but after a power loss
+/// it may be the old one. For records that only matter while the machine is
+/// up (the process group of a running child), at a fraction of the cost.
+pub(crate) fn atomic_replace(path: &Path, contents: &[u8]) -> Result<()> {
+    write_replace(path, contents, false)
+}
+
+fn write_replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -33,10 +50,55 @@ pub(crate) fn atomic_write(path: &Path, contents: &[u8]) -> Result<()> {
     // Make the rename itself durable. Failure here is not fatal for
     // correctness of the contents, so only directories that can be opened are
     // synced.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+    if durable {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
+}
+
+/// What `lstat` says about a file, as a cache key for its content: the
+/// content is taken as unchanged while the stamp is. The change time (ctime)
+/// cannot be set from user space, so restoring the modification time after
+/// an edit does not hide the edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Stamp {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    ino: u64,
+    dev: u64,
+}
+
+/// How close to "now" a timestamp may be before a stamp stops being trusted:
+/// a write in the same tick of the file system's clock (coarse, up to a
+/// second or two on some file systems) would leave the stamp unchanged.
+const RACY_MARGIN: Duration = Duration::from_secs(2);
+
+impl Stamp {
+    /// The stamp of `path` (not following a final symlink).
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        let m = fs::symlink_metadata(path)?;
+        Ok(Self {
+            size: m.size(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            ino: m.ino(),
+            dev: m.dev(),
+        })
+    }
+
+    /// Whether the file changed too recently, relative to `since` (taken
+    /// before the file was read), for the stamp to vouch for its content: a
+    /// later write could keep the same timestamps.
+    pub fn is_racy(&self, since: SystemTime) -> bool {
+        let limit = since
+            .checked_sub(RACY_MARGIN)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        self.mtime_ns >= limit || self.ctime_ns >= limit
+    }
 }
 
 /// Reads a file to a string, mapping errors to [`ExperimentError::Io`].
@@ -71,6 +133,28 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
         let leftovers = fs::read_dir(p.parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 1);
+    }
+
+    #[test]
+    fn atomic_replace_replaces_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        atomic_replace(&p, b"one").unwrap();
+        atomic_replace(&p, b"two").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "two");
+    }
+
+    #[test]
+    fn stamps_follow_content_changes_and_fresh_files_are_racy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, b"one").unwrap();
+        let a = Stamp::of(&p).unwrap();
+        assert_eq!(a, Stamp::of(&p).unwrap());
+        assert!(a.is_racy(SystemTime::now()));
+        assert!(!a.is_racy(SystemTime::now() + Duration::from_secs(60)));
+        fs::write(&p, b"three").unwrap();
+        assert_ne!(a, Stamp::of(&p).unwrap());
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //! that what it does is exactly what the user would see typing the same
 //! commands.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use crate::error::{ExperimentError, Result};
 
@@ -119,12 +119,27 @@ impl Git {
         if !out.status.success() {
             return Err(self.failure(args, &out));
         }
-        Ok(out
-            .stdout
-            .split(|b| *b == 0)
-            .filter(|s| !s.is_empty())
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect())
+        Ok(split_z(&out.stdout))
+    }
+
+    /// Starts git without waiting for it, so that independent queries run
+    /// side by side (each costs a process start, which dominates small
+    /// queries); [`Started`] collects the result.
+    pub(crate) fn start<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Started> {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| ExperimentError::Spawn {
+                program: "git".into(),
+                source: e,
+            })?;
+        Ok(Started {
+            git: self.clone(),
+            args: args.iter().map(|a| a.as_ref().to_os_string()).collect(),
+            child: Some(child),
+        })
     }
 
     fn failure<S: AsRef<OsStr>>(&self, args: &[S], out: &Output) -> ExperimentError {
@@ -193,6 +208,35 @@ impl Git {
         Ok(paths)
     }
 
+    /// `git status --porcelain=v2 --branch` in one call: the commit HEAD
+    /// points to (`None` before the first commit) and the changed paths, as
+    /// [`Git::status_paths`] gives them.
+    pub(crate) fn status_with_head(&self, untracked: bool) -> Result<Status> {
+        let entries = self.run_z(&status_v2_args(untracked))?;
+        Ok(parse_status_v2(entries))
+    }
+
+    /// [`Git::status_with_head`], started to run alongside other work;
+    /// [`Started::finish_status`] collects it.
+    pub(crate) fn start_status_with_head(&self, untracked: bool) -> Result<Started> {
+        self.start(&status_v2_args(untracked))
+    }
+
+    /// Starts a query for the full and the short (unambiguous) hash of each
+    /// revision, in one call; a revision given twice, or two naming the same
+    /// commit, give one pair.
+    pub(crate) fn full_and_short(&self, revs: &[&str]) -> Result<FullAndShort> {
+        let mut args = vec![
+            "log",
+            "--no-walk=unsorted",
+            "--no-show-signature",
+            "--format=%H %h",
+        ];
+        args.extend_from_slice(revs);
+        args.push("--");
+        Ok(FullAndShort(self.start(&args)?))
+    }
+
     /// Whether a local branch exists.
     pub(crate) fn branch_exists(&self, name: &str) -> Result<bool> {
         self.succeeds(&[
@@ -202,11 +246,155 @@ impl Git {
             &format!("refs/heads/{name}"),
         ])
     }
+}
 
-    /// Whether `ancestor` is an ancestor of (or equal to) `rev`.
-    pub(crate) fn is_ancestor(&self, ancestor: &str, rev: &str) -> Result<bool> {
-        self.succeeds(&["merge-base", "--is-ancestor", ancestor, rev])
+/// A git command started by [`Git::start`]. Dropping it unfinished kills
+/// and reaps the process.
+#[derive(Debug)]
+pub(crate) struct Started {
+    git: Git,
+    args: Vec<OsString>,
+    child: Option<Child>,
+}
+
+impl Started {
+    fn output(&mut self) -> Result<Output> {
+        let child = self.child.take().ok_or_else(|| ExperimentError::Spawn {
+            program: "git".into(),
+            source: std::io::Error::other("already collected"),
+        })?;
+        child
+            .wait_with_output()
+            .map_err(|e| ExperimentError::Spawn {
+                program: "git".into(),
+                source: e,
+            })
     }
+
+    /// Waits for it and reports whether it exited with status 0.
+    pub(crate) fn succeeds(mut self) -> Result<bool> {
+        Ok(self.output()?.status.success())
+    }
+
+    /// Waits for it, requiring success; the paths it printed NUL-separated.
+    pub(crate) fn finish_z(mut self) -> Result<Vec<String>> {
+        let out = self.output()?;
+        if !out.status.success() {
+            return Err(self.git.failure(&self.args, &out));
+        }
+        Ok(split_z(&out.stdout))
+    }
+
+    /// Waits for it, requiring success; its stdout without the trailing
+    /// newline.
+    pub(crate) fn finish(mut self) -> Result<String> {
+        let out = self.output()?;
+        if !out.status.success() {
+            return Err(self.git.failure(&self.args, &out));
+        }
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        while s.ends_with('\n') || s.ends_with('\r') {
+            s.pop();
+        }
+        Ok(s)
+    }
+
+    /// The result of [`Git::start_status_with_head`].
+    pub(crate) fn finish_status(self) -> Result<Status> {
+        Ok(parse_status_v2(self.finish_z()?))
+    }
+}
+
+/// The arguments of `git status --porcelain=v2 --branch -z`.
+fn status_v2_args(untracked: bool) -> [&'static str; 5] {
+    let mode = if untracked {
+        "--untracked-files=all"
+    } else {
+        "--untracked-files=no"
+    };
+    ["status", "--porcelain=v2", "--branch", "-z", mode]
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// [`Git::full_and_short`], running.
+#[derive(Debug)]
+pub(crate) struct FullAndShort(Started);
+
+impl FullAndShort {
+    /// Waits for the pairs (full hash, short hash).
+    pub(crate) fn finish(self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .0
+            .finish()?
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(f, s)| (f.to_string(), s.to_string()))
+            .collect())
+    }
+}
+
+/// The non-empty NUL-separated fields of `bytes`.
+fn split_z(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// What `git status --porcelain=v2 --branch` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Status {
+    /// The commit HEAD points to; `None` before the first commit.
+    pub head: Option<String>,
+    /// Changed paths (relative to the repository root); for a rename or
+    /// copy, the new path.
+    pub paths: Vec<String>,
+}
+
+/// Parses the NUL-separated records of `git status --porcelain=v2 --branch
+/// -z`.
+fn parse_status_v2(records: Vec<String>) -> Status {
+    let mut status = Status::default();
+    let mut iter = records.into_iter();
+    while let Some(rec) = iter.next() {
+        // The path is the last field; the number of fields before it depends
+        // on the record type.
+        let fields_before_path = match rec.as_bytes().first() {
+            Some(b'#') => {
+                if let Some(oid) = rec.strip_prefix("# branch.oid ") {
+                    if oid != "(initial)" {
+                        status.head = Some(oid.to_string());
+                    }
+                }
+                continue;
+            }
+            Some(b'1') => 8,
+            Some(b'2') => 9,
+            Some(b'u') => 10,
+            Some(b'?' | b'!') => 1,
+            _ => continue,
+        };
+        if let Some(path) = rec
+            .splitn(fields_before_path + 1, ' ')
+            .nth(fields_before_path)
+        {
+            status.paths.push(path.to_string());
+        }
+        // Renames and copies carry the original path as the next record.
+        if rec.starts_with('2') {
+            iter.next();
+        }
+    }
+    status
 }
 
 /// The first few lines of a process's stderr, joined into one line.
@@ -224,4 +412,40 @@ pub(crate) fn first_lines(bytes: &[u8]) -> String {
 /// literally (no glob, no magic).
 pub(crate) fn literal_pathspec(path: &str) -> String {
     format!(":(literal){path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_v2_records_give_head_and_paths() {
+        let records = [
+            "# branch.oid 0123456789abcdef0123456789abcdef01234567",
+            "# branch.head experiment/x",
+            "1 .M N... 100644 100644 100644 aaaa bbbb src/a file.rs",
+            "2 R. N... 100644 100644 100644 aaaa bbbb R100 new name.rs",
+            "old name.rs",
+            "u UU N... 100644 100644 100644 100644 aaaa bbbb cccc conflict.rs",
+            "? data/new.csv",
+        ]
+        .map(String::from)
+        .to_vec();
+        let s = parse_status_v2(records);
+        assert_eq!(
+            s.head.as_deref(),
+            Some("0123456789abcdef0123456789abcdef01234567")
+        );
+        assert_eq!(
+            s.paths,
+            [
+                "src/a file.rs",
+                "new name.rs",
+                "conflict.rs",
+                "data/new.csv"
+            ]
+        );
+        let initial = parse_status_v2(vec!["# branch.oid (initial)".into()]);
+        assert_eq!(initial, Status::default());
+    }
 }

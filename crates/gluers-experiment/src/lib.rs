@@ -45,6 +45,7 @@ pub mod report;
 mod runner;
 mod sealed;
 mod state;
+mod timings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -9,7 +9,8 @@
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Instant;
 
 use rustix::process::{kill_process_group, Pid, Signal};
 
@@ -65,30 +66,41 @@ pub(crate) fn run_in_group(
         let _ = child.wait();
         return Err(e);
     }
-    let mut sleep = Duration::from_millis(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                // Whatever the leader left behind goes with it.
-                kill_group(pgid);
-                return Ok(Exit::Finished(status));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                kill_group(pgid);
-                let _ = child.wait();
-                return Err(ExperimentError::io("wait for", program, e));
-            }
-        }
-        let now = Instant::now();
-        if now >= deadline {
+    // A thread blocks in wait(2) so that the exit is seen the moment it
+    // happens (polling would add up to its interval to every phase), while
+    // this thread waits for it or for the deadline.
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::Builder::new()
+        .name("wait-child".into())
+        .spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+    let waiter = match waiter {
+        Ok(w) => w,
+        Err(e) => {
             kill_group(pgid);
-            let _ = child.wait();
-            return Ok(Exit::TimedOut);
+            return Err(ExperimentError::io("wait for", program, e));
         }
-        std::thread::sleep(sleep.min(deadline - now));
-        sleep = (sleep * 2).min(Duration::from_millis(100));
-    }
+    };
+    let waited = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    // Whatever the leader left behind goes with it (and on timeout, the
+    // leader too, which ends the waiter's wait).
+    kill_group(pgid);
+    let exit = match waited {
+        Ok(Ok(status)) => Ok(Exit::Finished(status)),
+        Ok(Err(e)) => Err(ExperimentError::io("wait for", program, e)),
+        Err(RecvTimeoutError::Timeout) => {
+            let _ = rx.recv();
+            Ok(Exit::TimedOut)
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(ExperimentError::io(
+            "wait for",
+            program,
+            std::io::Error::other("the waiting thread stopped"),
+        )),
+    };
+    let _ = waiter.join();
+    exit
 }
 
 /// Sends SIGKILL to every process in group `pgid`; a group that no longer
@@ -140,6 +152,7 @@ fn process_group_of(pid: u32) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn log() -> (tempfile::TempDir, File) {
         let dir = tempfile::tempdir().unwrap();

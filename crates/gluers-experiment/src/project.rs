@@ -137,7 +137,12 @@ impl CargoBuild<'_> {
             Exit::Finished(_) => {}
         }
         let text = crate::fsutil::read_to_string(self.messages)?;
-        for line in text.lines() {
+        // One line per crate of the build graph; only an artifact line naming
+        // the binary can be the one, so the others are not parsed.
+        let candidates = text
+            .lines()
+            .filter(|l| l.contains("compiler-artifact") && l.contains(self.bin));
+        for line in candidates {
             let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
                 continue;
             };

@@ -46,6 +46,59 @@ impl Repo {
         })
     }
 
+    /// [`Repo::discover`] and the checked-out branch (`None` on a detached
+    /// HEAD), in one git call when all is well; the errors are those of
+    /// [`Repo::discover`].
+    pub fn discover_on_branch(dir: &Path) -> Result<(Self, Option<String>)> {
+        if let Some(found) = Self::discover_fast(dir) {
+            return Ok(found);
+        }
+        let repo = Self::discover(dir)?;
+        let branch = repo.git.current_branch()?;
+        Ok((repo, branch))
+    }
+
+    /// One `git rev-parse` for the work tree root, the common git dir, the
+    /// HEAD commit (failing before the first commit) and the ref HEAD names;
+    /// `None` on any failure or surprise (the slow path says what is wrong).
+    fn discover_fast(dir: &Path) -> Option<(Self, Option<String>)> {
+        let dir = dir.canonicalize().ok()?;
+        let out = Git::new(&dir)
+            .output([
+                "rev-parse",
+                "--show-toplevel",
+                "--path-format=absolute",
+                "--git-common-dir",
+                "HEAD^{commit}",
+                "--symbolic-full-name",
+                "HEAD",
+            ])
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8(out.stdout).ok()?;
+        let lines: Vec<&str> = text.lines().collect();
+        let [root, common, head, symbolic] = lines.as_slice() else {
+            return None;
+        };
+        let is_hash = head.len() >= 40 && head.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_hash || root.is_empty() || common.is_empty() {
+            return None;
+        }
+        let root = PathBuf::from(root);
+        let root = root.canonicalize().unwrap_or(root);
+        let branch = symbolic.strip_prefix("refs/heads/").map(str::to_string);
+        Some((
+            Self {
+                git: Git::new(&root),
+                root,
+                common_dir: PathBuf::from(common),
+            },
+            branch,
+        ))
+    }
+
     /// `abs` relative to the repository root with `/` separators (`""` for
     /// the root itself), or `None` when it lies outside.
     pub fn rel(&self, abs: &Path) -> Option<String> {
@@ -60,12 +113,23 @@ impl Repo {
             .git
             .status_paths(true)?
             .into_iter()
-            .filter(|p| {
-                !ignore
-                    .iter()
-                    .any(|i| p == i || (i.ends_with('/') && p.starts_with(i.as_str())))
-            })
+            .filter(|p| !is_ignored(p, ignore))
             .collect())
+    }
+
+    /// The HEAD commit and [`Repo::dirty_paths`], from one `git status`;
+    /// also whether `git status` shows any of the `ignore`d paths.
+    pub fn head_and_dirty_paths(&self, ignore: &[String]) -> Result<Worktree> {
+        let status = self.git.status_with_head(true)?;
+        Ok(Worktree {
+            head: status.head,
+            ignored_shown: status.paths.iter().any(|p| is_ignored(p, ignore)),
+            dirty: status
+                .paths
+                .into_iter()
+                .filter(|p| !is_ignored(p, ignore))
+                .collect(),
+        })
     }
 
     /// Fails with [`ExperimentError::DirtyTree`] when `git status` shows any
@@ -118,6 +182,26 @@ impl Repo {
         }
         Ok(())
     }
+}
+
+/// The state of the work tree, from [`Repo::head_and_dirty_paths`].
+#[derive(Debug, Clone)]
+pub(crate) struct Worktree {
+    /// The HEAD commit (`None` before the first commit).
+    pub head: Option<String>,
+    /// Changed and untracked paths, the ignored ones left out.
+    pub dirty: Vec<String>,
+    /// Whether `git status` showed any of the ignored paths (`git add
+    /// --all` would stage it).
+    pub ignored_shown: bool,
+}
+
+/// Whether `path` is one of `ignore` or under one of its folders (a trailing
+/// `/` marks a folder).
+fn is_ignored(path: &str, ignore: &[String]) -> bool {
+    ignore
+        .iter()
+        .any(|i| path == i || (i.ends_with('/') && path.starts_with(i.as_str())))
 }
 
 /// Lexically normalises an absolute path (`.` and `..` resolved without

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::engine::Ctx;
 use crate::error::{ExperimentError, Result};
-use crate::frozen::{self, Manifest};
+use crate::frozen;
 use crate::metrics::Metrics;
 use crate::process::{self, Exit};
 use crate::project::{self, Build, CargoBuild, Phase};
 use crate::state::{InProgress, Outcome, PendingRun, StoredProject};
+use crate::timings::{measure, Timings};
 
 /// What to run.
 #[derive(Debug)]
@@ -37,6 +38,9 @@ pub(crate) struct Finished {
     pub pending: PendingRun,
     /// Why it failed, for crash and timeout.
     pub reason: Option<String>,
+    /// How long build, work tasks, frozen recheck, sealed check and
+    /// evaluation took (the other phases are the caller's).
+    pub timings: Timings,
 }
 
 /// A fresh run id and its run folder (`runs/YYYY/M/D/<uuid>`, UTC, month and
@@ -62,9 +66,18 @@ pub(crate) fn run(ctx: &mut Ctx, req: &Request<'_>) -> Result<Finished> {
         engine_pid: std::process::id(),
         started_at: timestamp.clone(),
     });
-    ctx.save()?;
+    ctx.save_progress()?;
     let started = Instant::now();
-    let result = run_phases(ctx, req, &run_id, &run_folder, &timestamp, started);
+    let mut timings = Timings::default();
+    let result = run_phases(
+        ctx,
+        req,
+        &run_id,
+        &run_folder,
+        &timestamp,
+        started,
+        &mut timings,
+    );
     ctx.state.in_progress = None;
     match result {
         Ok((outcome, metrics, reason)) => {
@@ -80,11 +93,18 @@ pub(crate) fn run(ctx: &mut Ctx, req: &Request<'_>) -> Result<Finished> {
                 metrics,
             };
             ctx.state.pending = Some(pending.clone());
-            ctx.save()?;
-            Ok(Finished { pending, reason })
+            // Not synced to disk: after a power loss the state from before
+            // the run may come back, and the next command reports the run
+            // as interrupted (its commit stays in git).
+            ctx.save_progress()?;
+            Ok(Finished {
+                pending,
+                reason,
+                timings,
+            })
         }
         Err(e) => {
-            let _ = ctx.save();
+            let _ = ctx.save_progress();
             Err(e)
         }
     }
@@ -99,6 +119,7 @@ fn run_phases(
     run_folder: &str,
     timestamp: &str,
     started: Instant,
+    timings: &mut Timings,
 ) -> Result<PhaseResult> {
     let log_path = ctx.run_log();
     let mut log = open_log(&log_path, req.append_log)?;
@@ -127,7 +148,10 @@ fn run_phases(
             messages: &messages,
             run_id: Some(run_id),
         };
-        match build.run(&log, deadline, &mut |pgid| track(ctx, "build", pgid))? {
+        let built = measure(&mut timings.build, || {
+            build.run(&log, deadline, &mut |pgid| track(ctx, "build", pgid))
+        })?;
+        match built {
             Build::Built(exe) => candidate = Some(exe),
             Build::Failed(why) => return Ok((Outcome::Crash, Metrics::default(), Some(why))),
             Build::TimedOut => return Ok(timed_out(secs, "the build")),
@@ -147,9 +171,12 @@ fn run_phases(
         &mut log,
         &format!("work tasks: {}", project::display_command(&cmd)),
     );
-    match process::run_in_group(cmd, "the project", &log, None, deadline, &mut |pgid| {
-        track(ctx, "work tasks", pgid)
-    })? {
+    let exit = measure(&mut timings.work, || {
+        process::run_in_group(cmd, "the project", &log, None, deadline, &mut |pgid| {
+            track(ctx, "work tasks", pgid)
+        })
+    })?;
+    match exit {
         Exit::TimedOut => return Ok(timed_out(secs, "the work tasks")),
         Exit::Finished(s) if !s.success() => {
             return Ok(crash(format!("the work tasks failed ({s})")));
@@ -157,17 +184,14 @@ fn run_phases(
         Exit::Finished(_) => {}
     }
 
-    // 3. The work tasks must not have touched the frozen set.
-    let mut manifest = Manifest::load(&ctx.paths.manifest())?;
-    let violations = frozen::Check {
-        repo: &ctx.repo,
-        base: &ctx.state.base_commit,
-        entries: &ctx.state.frozen,
-        excluded: &ctx.state.excluded,
-        check_head: false,
-    }
-    .run(&mut manifest)?;
-    manifest.save(&ctx.paths.manifest())?;
+    // 3. The work tasks must not have touched the frozen set. (The sealed
+    // evaluator's git check runs meanwhile.)
+    let sealed_status = measure(&mut timings.sealed_check, || {
+        crate::sealed::start_check(&ctx.state)
+    });
+    let violations = measure(&mut timings.frozen_recheck, || {
+        frozen::check_and_save(ctx, false)
+    })?;
     if !violations.is_empty() {
         let what = frozen::describe(&violations);
         note(
@@ -192,7 +216,13 @@ fn run_phases(
         .as_ref()
         .and_then(|l| l.strip_prefix(&ctx.state.sealed.worktree).ok())
         .map(crate::repo::to_slash);
-    crate::sealed::check(&ctx.repo, &ctx.state, link_rel.as_deref())?;
+    let stamp = measure(&mut timings.sealed_check, || {
+        crate::sealed::check(&ctx.repo, &ctx.state, link_rel.as_deref(), sealed_status)
+    })?;
+    if stamp.is_some() {
+        // Saved with the run's result.
+        ctx.state.sealed.executable_stamp = stamp;
+    }
     let cmd = project::phase_command(
         &ctx.state,
         Phase::Eval,
@@ -205,14 +235,17 @@ fn run_phases(
         &mut log,
         &format!("sealed evaluation: {}", project::display_command(&cmd)),
     );
-    match process::run_in_group(
-        cmd,
-        "the sealed evaluator",
-        &log,
-        None,
-        deadline,
-        &mut |pgid| track(ctx, "sealed evaluation", pgid),
-    )? {
+    let exit = measure(&mut timings.evaluation, || {
+        process::run_in_group(
+            cmd,
+            "the sealed evaluator",
+            &log,
+            None,
+            deadline,
+            &mut |pgid| track(ctx, "sealed evaluation", pgid),
+        )
+    })?;
+    match exit {
         Exit::TimedOut => return Ok(timed_out(secs, "the evaluation")),
         Exit::Finished(s) if !s.success() => {
             return Ok(crash(format!("the sealed evaluation failed ({s})")));
@@ -254,7 +287,7 @@ fn track(ctx: &mut Ctx, phase: &str, pgid: i32) -> Result<()> {
         ip.phase = phase.into();
         ip.pgid = Some(pgid);
     }
-    ctx.save()
+    ctx.save_progress()
 }
 
 fn open_log(path: &Path, append: bool) -> Result<File> {
@@ -272,6 +305,14 @@ fn open_log(path: &Path, append: bool) -> Result<File> {
 /// An engine line in the run log (failures to write the log are not fatal).
 fn note(log: &mut File, line: &str) {
     let _ = writeln!(log, "[gluers experiment] {line}");
+}
+
+/// Appends an engine line to the run log at `path` (failures to write the
+/// log are not fatal).
+pub(crate) fn append_note(path: &Path, line: &str) {
+    if let Ok(mut log) = open_log(path, true) {
+        note(&mut log, line);
+    }
 }
 
 /// Removes whatever is at `path` (file, link or folder).

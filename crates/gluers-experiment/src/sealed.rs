@@ -19,10 +19,11 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::error::{ExperimentError, Result};
-use crate::git::Git;
+use crate::fsutil::Stamp;
+use crate::git::{Git, Started};
 use crate::project::{Build, CargoBuild};
 use crate::repo::Repo;
 use crate::state::{State, StatePaths};
@@ -148,10 +149,32 @@ pub(crate) fn link_storage(wt: &Path, wt_storage: &Path, storage_root: &Path) ->
         .map_err(|e| ExperimentError::io("link the sealed storage folder", wt_storage, e))
 }
 
+/// Starts the git query of [`check`] so that it runs alongside other work
+/// (`None` when the worktree is gone, which [`check`] reports).
+pub(crate) fn start_check(state: &State) -> Option<Started> {
+    let wt = &state.sealed.worktree;
+    if !wt.is_dir() {
+        return None;
+    }
+    Git::new(wt).start_status_with_head(false).ok()
+}
+
 /// Checks that the sealed evaluator is what init built: the worktree is at
 /// the base commit with no tracked file changed (its storage link aside),
 /// and the Rust executable has its recorded hash.
-pub(crate) fn check(repo: &Repo, state: &State, storage_link_rel: Option<&str>) -> Result<()> {
+///
+/// The executable is hashed only when its stat differs from the stamp
+/// recorded when it last matched (`state.sealed.executable_stamp`); a fresh
+/// stamp to record is returned after such a hash.
+///
+/// `started` is the worktree's `git status` from [`start_check`], if it was
+/// started ahead.
+pub(crate) fn check(
+    repo: &Repo,
+    state: &State,
+    storage_link_rel: Option<&str>,
+    started: Option<Started>,
+) -> Result<Option<Stamp>> {
     let wt = &state.sealed.worktree;
     let git = Git::new(wt);
     let damaged = |what: String| {
@@ -163,14 +186,20 @@ pub(crate) fn check(repo: &Repo, state: &State, storage_link_rel: Option<&str>) 
     if !wt.is_dir() {
         return Err(damaged("the base-commit worktree is missing".into()));
     }
-    let head = git.rev_parse("HEAD").unwrap_or_default();
+    // HEAD and the changed tracked files, in one `git status`.
+    let status = match started {
+        Some(s) => s.finish_status(),
+        None => git.status_with_head(false),
+    }
+    .unwrap_or_default();
+    let head = status.head.unwrap_or_default();
     if head != state.base_commit {
         return Err(damaged(format!(
             "the worktree is at {head}, not at the base commit"
         )));
     }
-    let changed: Vec<String> = git
-        .status_paths(false)?
+    let changed: Vec<String> = status
+        .paths
         .into_iter()
         .filter(|p| !storage_link_rel.is_some_and(|s| p == s || p.starts_with(&format!("{s}/"))))
         .collect();
@@ -179,6 +208,7 @@ pub(crate) fn check(repo: &Repo, state: &State, storage_link_rel: Option<&str>) 
             "`{p}` was modified in the base-commit worktree"
         )));
     }
+    let mut fresh = None;
     if let (Some(exe), Some(hash)) = (&state.sealed.executable, &state.sealed.executable_hash) {
         if !exe.is_file() {
             return Err(damaged(format!(
@@ -186,12 +216,23 @@ pub(crate) fn check(repo: &Repo, state: &State, storage_link_rel: Option<&str>) 
                 exe.display()
             )));
         }
+        let now = SystemTime::now();
+        let before = Stamp::of(exe).map_err(|e| ExperimentError::io("stat", exe, e))?;
+        if state.sealed.executable_stamp == Some(before) {
+            return Ok(None);
+        }
         if hash_file(repo, exe)? != *hash {
             return Err(damaged(format!(
                 "the sealed executable {} was replaced",
                 exe.display()
             )));
         }
+        // Recorded only if nothing happened to the file while it was hashed,
+        // and its timestamps are old enough that a later write shows.
+        let after = Stamp::of(exe).ok();
+        if after == Some(before) && !before.is_racy(now) {
+            fresh = Some(before);
+        }
     }
-    Ok(())
+    Ok(fresh)
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
-use crate::fsutil;
+use crate::fsutil::{self, Stamp};
 use crate::metrics::Metrics;
 
 /// The state format version written by this engine.
@@ -112,6 +112,10 @@ pub(crate) struct Sealed {
     pub executable: Option<PathBuf>,
     /// Content hash of `executable` (git blob id), checked before each use.
     pub executable_hash: Option<String>,
+    /// The stat of `executable` when it last matched `executable_hash`: while
+    /// it is unchanged the file is not hashed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable_stamp: Option<Stamp>,
     /// For Gluepy projects: the worktree's storage folder, a symlink to the
     /// project's storage root.
     #[serde(default)]
@@ -308,13 +312,25 @@ impl State {
         Ok(Some(state))
     }
 
-    /// Writes the state atomically.
+    /// Writes the state atomically and durably.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| ExperimentError::State {
+        fsutil::atomic_write(path, self.to_json(path)?.as_bytes())
+    }
+
+    /// Writes the state atomically, without waiting for the rename to reach
+    /// the disk (see [`fsutil::atomic_replace`]): for the progress and the
+    /// result of a run. After a power loss the state from before the run may
+    /// come back, with the run marked in progress: the next command reports
+    /// it as interrupted, as after a killed engine.
+    pub fn save_progress(&self, path: &Path) -> Result<()> {
+        fsutil::atomic_replace(path, self.to_json(path)?.as_bytes())
+    }
+
+    fn to_json(&self, path: &Path) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| ExperimentError::State {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?;
-        fsutil::atomic_write(path, text.as_bytes())
+        })
     }
 }
 

@@ -147,6 +147,7 @@ impl Setup<'_> {
             project_dir: wt_project.clone(),
             executable: None,
             executable_hash: None,
+            executable_stamp: None,
             storage_link: None,
         };
         let mut eval_entries = Vec::new();

@@ -2,20 +2,23 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::{Access, Ctx, RUN_LOG_FILE};
 use crate::error::{ExperimentError, Result};
-use crate::frozen::{self, Manifest};
-use crate::git::literal_pathspec;
+use crate::frozen;
+use crate::git::{literal_pathspec, FullAndShort};
 use crate::metrics::delta;
 use crate::runner;
 use crate::state::{Outcome, StoredProject};
+use crate::timings::{measure, Timings};
 
 /// `experiment run`: commits pending changes, refuses frozen-set changes,
 /// runs the candidate and the sealed evaluation, prints the comparison.
 pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<ExitCode> {
-    let mut ctx = Ctx::open(dir, Access::Write)?;
+    let started = Instant::now();
+    let mut t = Timings::default();
+    let mut ctx = measure(&mut t.open, || Ctx::open(dir, Access::Write))?;
     if let Some(p) = &ctx.state.pending {
         return Err(ExperimentError::PendingDecision {
             id: p.experiment_id,
@@ -30,43 +33,22 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     }
 
     // Commit what is pending, or run HEAD as it is.
-    if matches!(ctx.state.project, StoredProject::Cargo { .. }) {
-        crate::project::refresh_lockfile(&ctx.project_dir);
-    }
-    let dirty = ctx.repo.dirty_paths(&ctx.status_ignore())?;
-    if !dirty.is_empty() {
-        // Everything but the engine's own files (logs, run folders, build
-        // output), even where the project's .gitignore forgot them.
-        ctx.repo.git.run(&["add", "--all"])?;
-        let mut unstage: Vec<String> = vec!["reset".into(), "--quiet".into(), "--".into()];
-        unstage.extend(
-            ctx.state
-                .excluded
-                .iter()
-                .map(|p| literal_pathspec(p.trim_end_matches('/'))),
-        );
-        ctx.repo.git.run(&unstage)?;
-        ctx.repo.git.run(&["commit", "--quiet", "-m", message])?;
-    }
-    let head = ctx.repo.git.rev_parse("HEAD")?;
-    let short = ctx.repo.git.short(&head)?;
-    if dirty.is_empty() {
+    let committed = measure(&mut t.commit, || commit(&ctx, message))?;
+
+    // The frozen set must be as it was at the base. (HEAD's hashes are read
+    // meanwhile.)
+    let violations = measure(&mut t.frozen_check, || frozen::check_and_save(&ctx, true));
+    let Hashes {
+        head,
+        short,
+        kept_short,
+    } = measure(&mut t.commit, || hashes(&ctx, committed.hashes))?;
+    if committed.paths == 0 {
         println!("nothing to commit: running HEAD {short} as it is");
     } else {
-        println!("committed {} changed path(s) as {short}", dirty.len());
+        println!("committed {} changed path(s) as {short}", committed.paths);
     }
-
-    // The frozen set must be as it was at the base.
-    let mut manifest = Manifest::load(&ctx.paths.manifest())?;
-    let violations = frozen::Check {
-        repo: &ctx.repo,
-        base: &ctx.state.base_commit,
-        entries: &ctx.state.frozen,
-        excluded: &ctx.state.excluded,
-        check_head: true,
-    }
-    .run(&mut manifest)?;
-    manifest.save(&ctx.paths.manifest())?;
+    let violations = violations?;
     if !violations.is_empty() {
         let base = ctx.repo.git.short(&ctx.state.base_commit)?;
         return Err(ExperimentError::FrozenViolation {
@@ -89,7 +71,13 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     let finished = runner::run(&mut ctx, &req)?;
     let p = &finished.pending;
     let prog = &ctx.state.prog;
-    let kept_short = ctx.repo.git.short(&ctx.state.kept_commit)?;
+    let timings = Timings {
+        open: t.open,
+        commit: t.commit,
+        frozen_check: t.frozen_check,
+        ..finished.timings
+    };
+    runner::append_note(&ctx.run_log(), &timings.line(started.elapsed()));
     if p.outcome != Outcome::Ok {
         println!(
             "experiment {id}: {} after {:.2} s (run {}, commit {short})",
@@ -152,4 +140,131 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     println!("  {prog} keep       # keep {short}; the branch continues from it");
     println!("  {prog} discard    # drop it; the branch resets to {kept_short} (last kept)");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What [`commit`] did.
+struct Committed {
+    /// How many changed paths were committed (0: HEAD runs as it is).
+    paths: usize,
+    /// The hashes of HEAD and of the last kept commit, being read.
+    hashes: FullAndShort,
+}
+
+/// HEAD after [`commit`].
+struct Hashes {
+    /// Full hash of HEAD.
+    head: String,
+    /// Its short hash.
+    short: String,
+    /// The short hash of the last kept commit.
+    kept_short: String,
+}
+
+/// Commits the pending changes with `message` (the engine's own files left
+/// out).
+fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
+    let ignore = ctx.status_ignore();
+    let mut tree = ctx.repo.head_and_dirty_paths(&ignore)?;
+    let cargo = matches!(ctx.state.project, StoredProject::Cargo { .. });
+    if cargo && lockfile_may_be_stale(tree.head.as_deref(), &ctx.state.kept_commit, &tree.dirty) {
+        crate::project::refresh_lockfile(&ctx.project_dir);
+        tree = ctx.repo.head_and_dirty_paths(&ignore)?;
+    }
+    let dirty = tree.dirty;
+    if !dirty.is_empty() {
+        // Everything but the engine's own files (logs, run folders, build
+        // output), even where the project's .gitignore forgot them.
+        // `git add --all` stages exactly what `git status` shows, so the
+        // unstaging is only needed when it showed one of the engine's files.
+        ctx.repo.git.run(&["add", "--all"])?;
+        if tree.ignored_shown {
+            let mut unstage: Vec<String> = vec!["reset".into(), "--quiet".into(), "--".into()];
+            unstage.extend(
+                ctx.state
+                    .excluded
+                    .iter()
+                    .map(|p| literal_pathspec(p.trim_end_matches('/'))),
+            );
+            ctx.repo.git.run(&unstage)?;
+        }
+        ctx.repo.git.run(&["commit", "--quiet", "-m", message])?;
+    }
+    Ok(Committed {
+        paths: dirty.len(),
+        hashes: ctx
+            .repo
+            .git
+            .full_and_short(&["HEAD", &ctx.state.kept_commit])?,
+    })
+}
+
+/// HEAD's full and short hash and the last kept commit's short hash, from
+/// the query [`commit`] started.
+fn hashes(ctx: &Ctx, running: FullAndShort) -> Result<Hashes> {
+    let kept = ctx.state.kept_commit.as_str();
+    let hashes = running.finish()?;
+    let (head, short) = match hashes.first() {
+        Some(pair) => pair.clone(),
+        None => {
+            let head = ctx.repo.git.rev_parse("HEAD")?;
+            let short = ctx.repo.git.short(&head)?;
+            (head, short)
+        }
+    };
+    let kept_short = match hashes.iter().find(|(full, _)| full == kept) {
+        Some((_, s)) => s.clone(),
+        None => ctx.repo.git.short(kept)?,
+    };
+    Ok(Hashes {
+        head,
+        short,
+        kept_short,
+    })
+}
+
+/// Whether `Cargo.lock` may lag behind the manifests, so that the build
+/// would change it: a manifest, lock file or cargo configuration has
+/// uncommitted changes, or HEAD moved away from the last kept commit (whose
+/// lock file the engine brought up to date) by commits of the agent's own.
+/// Asking cargo costs a dependency resolution (a quarter of a second on a
+/// small workspace), so it is only done then.
+fn lockfile_may_be_stale(head: Option<&str>, kept: &str, dirty: &[String]) -> bool {
+    head != Some(kept)
+        || dirty.iter().any(|p| {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            name == "Cargo.toml"
+                || name == "Cargo.lock"
+                || name.starts_with("rust-toolchain")
+                || p.starts_with(".cargo/")
+                || p.contains("/.cargo/")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lockfile_may_be_stale;
+
+    #[test]
+    fn the_lock_file_is_refreshed_only_when_cargo_inputs_may_have_changed() {
+        let kept = "0123";
+        let dirty = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert!(!lockfile_may_be_stale(Some(kept), kept, &[]));
+        assert!(!lockfile_may_be_stale(
+            Some(kept),
+            kept,
+            &dirty(&["src/main.rs", "configs/context.yaml"])
+        ));
+        assert!(lockfile_may_be_stale(Some("4567"), kept, &[]));
+        assert!(lockfile_may_be_stale(None, kept, &[]));
+        for p in [
+            "Cargo.toml",
+            "crates/x/Cargo.toml",
+            "Cargo.lock",
+            ".cargo/config.toml",
+            "proj/.cargo/config",
+            "rust-toolchain.toml",
+        ] {
+            assert!(lockfile_may_be_stale(Some(kept), kept, &dirty(&[p])), "{p}");
+        }
+    }
 }

@@ -12,10 +12,10 @@ pub use dag::DagArgs;
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct GlobalArgs {
     /// Log more (-v: debug, -vv: trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 100)]
     pub verbose: u8,
     /// Log only warnings and errors, and show no progress.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 101)]
     pub quiet: bool,
 }
 
