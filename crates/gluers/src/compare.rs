@@ -66,19 +66,21 @@ pub fn compare(
     })
 }
 
-/// Reads `metrics.json` of each `(shown, key)` folder; on many folders the
-/// reads are split over the available cores.
+/// Reads `metrics.json` of each `(shown, key)` folder, in one batch.
 fn read_rows(backend: &dyn StorageBackend, folders: Vec<(String, String)>) -> Result<Vec<Row>> {
-    let read_one = |(shown, key): (String, String)| -> Result<Row> {
-        match backend.read(&format!("{key}/{METRICS_FILE}")) {
+    let files: Vec<String> = folders
+        .iter()
+        .map(|(_, key)| format!("{key}/{METRICS_FILE}"))
+        .collect();
+    let contents = backend.read_many(&files);
+    folders
+        .into_iter()
+        .zip(files.iter().zip(contents))
+        .map(|((shown, _), (file, content))| match content {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
-                let metrics = Metrics::from_json(&text).map_err(|e| {
-                    GluersError::Other(format!(
-                        "{}: {e}",
-                        backend.display(&format!("{key}/{METRICS_FILE}"))
-                    ))
-                })?;
+                let metrics = Metrics::from_json(&text)
+                    .map_err(|e| GluersError::Other(format!("{}: {e}", backend.display(file))))?;
                 Ok(Row {
                     folder: shown,
                     metrics: Some(metrics),
@@ -89,33 +91,8 @@ fn read_rows(backend: &dyn StorageBackend, folders: Vec<(String, String)>) -> Re
                 metrics: None,
             }),
             Err(e) => Err(e.into()),
-        }
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if folders.len() < 512 || threads < 2 {
-        return folders.into_iter().map(read_one).collect();
-    }
-    let chunk = folders.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<(String, String)>> = Vec::new();
-    let mut rest = folders;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk.min(rest.len()));
-        chunks.push(rest);
-        rest = tail;
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| scope.spawn(move || c.into_iter().map(read_one).collect::<Result<Vec<Row>>>()))
-            .collect();
-        let mut rows = Vec::new();
-        for h in handles {
-            rows.extend(h.join().expect("compare reader does not panic")?);
-        }
-        Ok(rows)
-    })
+        })
+        .collect()
 }
 
 /// Every run folder of `dag_label` under `runs/`, oldest first.
@@ -140,12 +117,17 @@ fn discover(backend: &dyn StorageBackend, dag_label: &str) -> Result<Vec<Row>> {
         for (_, month) in numeric(ls(&format!("runs/{year}"))?) {
             for (_, day) in numeric(ls(&format!("runs/{year}/{month}"))?) {
                 let day_path = format!("runs/{year}/{month}/{day}");
+                let folders: Vec<String> = ls(&day_path)?
+                    .into_iter()
+                    .map(|id| format!("{day_path}/{id}"))
+                    .collect();
+                let records: Vec<String> = folders
+                    .iter()
+                    .map(|f| format!("{f}/{RUN_RECORD_FILE}"))
+                    .collect();
                 let mut runs = Vec::new();
-                for id in ls(&day_path)? {
-                    let folder = format!("{day_path}/{id}");
-                    let Ok(bytes) = backend.read(&format!("{folder}/{RUN_RECORD_FILE}")) else {
-                        continue;
-                    };
+                for (folder, bytes) in folders.into_iter().zip(backend.read_many(&records)) {
+                    let Ok(bytes) = bytes else { continue };
                     let Ok(record) = serde_json::from_slice::<RunRecord>(&bytes) else {
                         continue;
                     };

@@ -15,7 +15,13 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 100)]
     pub verbose: u8,
     /// Log only warnings and errors, and show no progress.
-    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 101)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 101
+    )]
     pub quiet: bool,
 }
 

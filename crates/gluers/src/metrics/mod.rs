@@ -168,6 +168,15 @@ mod tests {
     }
 
     #[test]
+    fn parsing_round_trips_python_floats_exactly() {
+        // The shortest repr that Python wrote must read back to the same double.
+        let m =
+            Metrics::from_json("{\"a\": 14.111569944278905, \"b\": 0.30000000000000004}").unwrap();
+        assert_eq!(python_float(m.get("a").unwrap()), "14.111569944278905");
+        assert_eq!(python_float(m.get("b").unwrap()), "0.30000000000000004");
+    }
+
+    #[test]
     fn non_finite_and_bad_keys_are_refused() {
         let mut m = Metrics::new();
         assert!(matches!(

@@ -91,6 +91,20 @@ impl LocalStorage {
         self.checked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The names of the links in a folder, after checking the folder
+    /// itself; `None` when it cannot be listed (the careful path then runs).
+    fn links_in(&self, folder: &str) -> Option<std::collections::HashSet<String>> {
+        let dir = self.resolve(folder).ok()?;
+        let mut links = std::collections::HashSet::new();
+        for entry in std::fs::read_dir(dir).ok()? {
+            let entry = entry.ok()?;
+            if entry.file_type().ok()?.is_symlink() {
+                links.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Some(links)
+    }
+
     fn io(&self, key: &str, source: std::io::Error) -> StorageError {
         if source.kind() == std::io::ErrorKind::NotFound {
             StorageError::NotFound {
@@ -108,6 +122,41 @@ impl LocalStorage {
 impl StorageBackend for LocalStorage {
     fn read(&self, path: &str) -> StorageResult<Vec<u8>> {
         std::fs::read(self.resolve(path)?).map_err(|e| self.io(path, e))
+    }
+
+    /// Checks each parent folder once (one directory listing tells which
+    /// entries are links), then opens each file without following a final
+    /// link: about three system calls a file instead of seven.
+    fn read_many(&self, paths: &[String]) -> Vec<StorageResult<Vec<u8>>> {
+        let mut links_by_folder: std::collections::HashMap<
+            &str,
+            Option<std::collections::HashSet<String>>,
+        > = std::collections::HashMap::new();
+        paths
+            .iter()
+            .map(|key| {
+                let Some((folder, _file)) = key.rsplit_once('/') else {
+                    return self.read(key);
+                };
+                let Some((grandparent, name)) = folder.rsplit_once('/') else {
+                    return self.read(key);
+                };
+                let links = links_by_folder
+                    .entry(grandparent)
+                    .or_insert_with(|| self.links_in(grandparent));
+                match links {
+                    Some(links) if !links.contains(name) => {
+                        match read_no_follow(&self.root.join(key)) {
+                            Ok(bytes) => Ok(bytes),
+                            // A link, or anything unusual: the careful path decides.
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => self.read(key),
+                            Err(e) => Err(self.io(key, e)),
+                        }
+                    }
+                    _ => self.read(key),
+                }
+            })
+            .collect()
     }
 
     fn write(&self, path: &str, data: &[u8]) -> StorageResult<()> {
@@ -172,6 +221,28 @@ impl StorageBackend for LocalStorage {
     }
 }
 
+/// Reads a whole file, refusing to follow a link in its last component.
+fn read_no_follow(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    // A plain read loop: `read_to_end` on a File first asks for the size
+    // (fstat, lseek), two system calls more than small files need.
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +258,57 @@ mod tests {
         assert!(matches!(err, StorageError::Escape { .. }), "{err}");
         assert!(s.write("link/new", b"y").is_err());
         assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn read_many_reads_files_and_still_refuses_escapes() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join("run")).unwrap();
+        std::fs::write(outside.path().join("run/m.json"), b"secret").unwrap();
+        std::fs::write(outside.path().join("m.json"), b"secret").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(root.path());
+        s.write("runs/a/m.json", b"a").unwrap();
+        s.write("runs/b/m.json", b"b").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("run"),
+            root.path().join("runs/linked_dir"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.path().join("runs/c")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("m.json"),
+            root.path().join("runs/c/m.json"),
+        )
+        .unwrap();
+        let keys: Vec<String> = [
+            "runs/a/m.json",
+            "runs/b/m.json",
+            "runs/linked_dir/m.json",
+            "runs/c/m.json",
+            "runs/none/m.json",
+        ]
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+        let got = s.read_many(&keys);
+        assert_eq!(got[0].as_ref().unwrap(), b"a");
+        assert_eq!(got[1].as_ref().unwrap(), b"b");
+        assert!(
+            matches!(got[2], Err(StorageError::Escape { .. })),
+            "{:?}",
+            got[2]
+        );
+        assert!(
+            matches!(got[3], Err(StorageError::Escape { .. })),
+            "{:?}",
+            got[3]
+        );
+        assert!(
+            matches!(got[4], Err(StorageError::NotFound { .. })),
+            "{:?}",
+            got[4]
+        );
     }
 
     #[test]

@@ -75,6 +75,12 @@ pub trait StorageBackend: Send + Sync {
     fn isdir(&self, path: &str) -> StorageResult<bool>;
     /// Whether `path` is a file.
     fn isfile(&self, path: &str) -> StorageResult<bool>;
+    /// Reads many whole files; one result per path, in order. Backends
+    /// override this when a batch is cheaper than single reads (`--compare`
+    /// over thousands of run folders).
+    fn read_many(&self, paths: &[String]) -> Vec<StorageResult<Vec<u8>>> {
+        paths.iter().map(|p| self.read(p)).collect()
+    }
     /// A human-readable location for messages, e.g. `data/runs/x/y.csv`.
     fn display(&self, path: &str) -> String;
     /// The path on the local disk, for backends that have one.
