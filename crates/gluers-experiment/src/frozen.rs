@@ -238,7 +238,7 @@ fn records(repo: &Repo, paths: &[String]) -> Result<BTreeMap<String, FileRecord>
                 std::fs::read_link(&abs).map_err(|e| ExperimentError::io("read link", &abs, e))?;
             format!("symlink:{}", target.display())
         } else if meta.is_file() && !p.contains('\n') {
-            to_hash.push(p.clone());
+            to_hash.push((p.clone(), meta.size()));
             String::new()
         } else {
             "other".into()
@@ -255,16 +255,74 @@ fn records(repo: &Repo, paths: &[String]) -> Result<BTreeMap<String, FileRecord>
             },
         );
     }
-    if !to_hash.is_empty() {
-        let input = to_hash.join("\n") + "\n";
-        let hashes = repo.git.run_with_input(
-            &["hash-object", "--no-filters", "--stdin-paths"],
-            input.as_bytes(),
-        )?;
-        for (p, h) in to_hash.iter().zip(hashes.lines()) {
-            if let Some(r) = out.get_mut(p) {
-                r.content = format!("blob:{h}");
-            }
+    let hashes = hash_files(repo, &to_hash)?;
+    for ((p, _), h) in to_hash.iter().zip(hashes) {
+        if let Some(r) = out.get_mut(p) {
+            r.content = format!("blob:{h}");
+        }
+    }
+    Ok(out)
+}
+
+/// The git blob ids of the files `paths` (repository-relative, with their
+/// sizes), in their order. Up to one `git hash-object` per core runs at a
+/// time, each given a share of the bytes (largest files first, each to the
+/// least loaded process).
+fn hash_files(repo: &Repo, paths: &[(String, u64)]) -> Result<Vec<String>> {
+    let jobs = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8)
+        .min(paths.len());
+    if jobs == 0 {
+        return Ok(Vec::new());
+    }
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(paths[i].1));
+    let mut groups: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); jobs];
+    for i in order {
+        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+            g.0 += paths[i].1;
+            g.1.push(i);
+        }
+    }
+    let args = ["hash-object", "--no-filters", "--stdin-paths"];
+    let outputs: Vec<Result<String>> = std::thread::scope(|scope| {
+        let running: Vec<_> = groups
+            .iter()
+            .map(|(_, members)| {
+                let input: String = members
+                    .iter()
+                    .map(|&i| format!("{}\n", paths[i].0))
+                    .collect();
+                scope.spawn(move || repo.git.run_with_input(&args, input.as_bytes()))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|r| {
+                r.join().unwrap_or_else(|_| {
+                    Err(ExperimentError::io(
+                        "hash",
+                        &repo.root,
+                        std::io::Error::other("a hashing thread panicked"),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut out = vec![String::new(); paths.len()];
+    for ((_, members), output) in groups.iter().zip(outputs) {
+        let text = output?;
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() != members.len() {
+            return Err(ExperimentError::Git {
+                args: args.join(" "),
+                dir: repo.root.clone(),
+                message: format!("{} hashes for {} files", lines.len(), members.len()),
+            });
+        }
+        for (&i, h) in members.iter().zip(lines) {
+            out[i] = h.to_string();
         }
     }
     Ok(out)

@@ -72,9 +72,12 @@ pub(crate) struct Stamp {
 }
 
 /// How close to "now" a timestamp may be before a stamp stops being trusted:
-/// a write in the same tick of the file system's clock (coarse, up to a
-/// second or two on some file systems) would leave the stamp unchanged.
-const RACY_MARGIN: Duration = Duration::from_secs(2);
+/// a write in the same tick of the file system's clock would leave the stamp
+/// unchanged. Nanosecond timestamps come from a clock that ticks at least
+/// every 10 ms (Linux: one jiffy); whole seconds mean a file system that
+/// keeps seconds, or two (FAT).
+const RACY_MARGIN_FINE: Duration = Duration::from_millis(100);
+const RACY_MARGIN_COARSE: Duration = Duration::from_secs(2);
 
 impl Stamp {
     /// The stamp of `path` (not following a final symlink).
@@ -93,8 +96,15 @@ impl Stamp {
     /// before the file was read), for the stamp to vouch for its content: a
     /// later write could keep the same timestamps.
     pub fn is_racy(&self, since: SystemTime) -> bool {
+        let whole_seconds =
+            self.mtime_ns % 1_000_000_000 == 0 && self.ctime_ns % 1_000_000_000 == 0;
+        let margin = if whole_seconds {
+            RACY_MARGIN_COARSE
+        } else {
+            RACY_MARGIN_FINE
+        };
         let limit = since
-            .checked_sub(RACY_MARGIN)
+            .checked_sub(margin)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         self.mtime_ns >= limit || self.ctime_ns >= limit
@@ -155,6 +165,25 @@ mod tests {
         assert!(!a.is_racy(SystemTime::now() + Duration::from_secs(60)));
         fs::write(&p, b"three").unwrap();
         assert_ne!(a, Stamp::of(&p).unwrap());
+    }
+
+    #[test]
+    fn whole_second_timestamps_get_a_wider_racy_margin() {
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+        let stamp = |ns: i64| Stamp {
+            size: 1,
+            mtime_ns: ns,
+            ctime_ns: ns,
+            ino: 1,
+            dev: 1,
+        };
+        let t = 1_700_000_000_i64 * 1_000_000_000;
+        // Fine-grained: trusted 100 ms after the change.
+        assert!(stamp(t + 1).is_racy(at(1_700_000_000)));
+        assert!(!stamp(t + 1).is_racy(at(1_700_000_001)));
+        // Whole seconds: trusted only 2 s after.
+        assert!(stamp(t).is_racy(at(1_700_000_001)));
+        assert!(!stamp(t).is_racy(at(1_700_000_003)));
     }
 
     #[test]

@@ -97,16 +97,24 @@ impl Git {
                 program: "git".into(),
                 source: e,
             })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A write error shows up as a failed exit status below.
-            let _ = stdin.write_all(input);
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| ExperimentError::Spawn {
-                program: "git".into(),
-                source: e,
-            })?;
+        // The input is written while the output is read: git answers as it
+        // reads (`--stdin-paths`), and once both pipes are full, writing all
+        // of it first would wait forever (a few thousand paths suffice).
+        let stdin = child.stdin.take();
+        let out = std::thread::scope(|scope| {
+            if let Some(mut stdin) = stdin {
+                // A write error shows up as a failed exit status below; the
+                // pipe closes when the thread ends.
+                scope.spawn(move || {
+                    let _ = stdin.write_all(input);
+                });
+            }
+            child.wait_with_output()
+        })
+        .map_err(|e| ExperimentError::Spawn {
+            program: "git".into(),
+            source: e,
+        })?;
         if !out.status.success() {
             return Err(self.failure(args, &out));
         }
@@ -447,5 +455,35 @@ mod tests {
         );
         let initial = parse_status_v2(vec!["# branch.oid (initial)".into()]);
         assert_eq!(initial, Status::default());
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_input_does_not_block_on_full_pipes() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Git::new(dir.path());
+        git.run(&["init", "-q"]).unwrap();
+        let n = 20_000;
+        for i in 0..n {
+            std::fs::write(dir.path().join(format!("f{i}")), i.to_string()).unwrap();
+        }
+        let input: String = (0..n).map(|i| format!("f{i}\n")).collect();
+        // A deadlock fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(git.run_with_input(
+                &["hash-object", "--no-filters", "--stdin-paths"],
+                input.as_bytes(),
+            ));
+        });
+        let out = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("git hash-object --stdin-paths got stuck")
+            .unwrap();
+        assert_eq!(out.lines().count(), n);
     }
 }

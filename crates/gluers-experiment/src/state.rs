@@ -319,9 +319,11 @@ impl State {
 
     /// Writes the state atomically, without waiting for the rename to reach
     /// the disk (see [`fsutil::atomic_replace`]): for the progress and the
-    /// result of a run. After a power loss the state from before the run may
-    /// come back, with the run marked in progress: the next command reports
-    /// it as interrupted, as after a killed engine.
+    /// result of a run, which the engine writes up to five times per run.
+    /// After a power loss an earlier state may come back: the run is then
+    /// either unknown (its commit stays in git and the next run takes it) or
+    /// marked in progress, which the next command reports as interrupted, as
+    /// after a killed engine.
     pub fn save_progress(&self, path: &Path) -> Result<()> {
         fsutil::atomic_replace(path, self.to_json(path)?.as_bytes())
     }
