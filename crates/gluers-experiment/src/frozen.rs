@@ -433,6 +433,16 @@ impl Check<'_> {
         let untracked = repo
             .git
             .start(&untracked_args(self.entries, self.excluded))?;
+        // A tracked file flagged assume-unchanged or skip-worktree hides its
+        // edits from `git diff` and `git add`, while the build still reads it.
+        let mut flags_args = vec![
+            "ls-files".to_string(),
+            "-v".into(),
+            "-z".into(),
+            "--".into(),
+        ];
+        flags_args.extend(specs.iter().cloned());
+        let flags = repo.git.start(&flags_args)?;
 
         // Stat first; hash only what changed.
         let mut missing = Vec::new();
@@ -480,6 +490,18 @@ impl Check<'_> {
                             _ => "modified",
                         });
                 }
+            }
+        }
+        for entry in flags.finish_z()? {
+            let Some((tag, path)) = entry.split_once(' ') else {
+                continue;
+            };
+            let hidden = tag == "S" || tag.chars().all(|c| c.is_ascii_lowercase());
+            if hidden {
+                found.insert(
+                    path.to_string(),
+                    "hidden from git by assume-unchanged or skip-worktree; clear the flag with git update-index",
+                );
             }
         }
         for p in untracked.finish_z()? {

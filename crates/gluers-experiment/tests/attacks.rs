@@ -36,6 +36,28 @@ fn editing_an_evaluation_file_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn hiding_an_evaluation_edit_from_git_is_refused() {
+    let fx = Fixture::new();
+    fx.init();
+    for flag in ["--skip-worktree", "--assume-unchanged"] {
+        fx.git(&["update-index", flag, "proj/evaluation.py"]);
+        fx.write(
+            "evaluation.py",
+            &common::EVALUATION_PY.replace("mae = sum", "mae = 0 * sum"),
+        );
+        let out = fx.engine(&["run", "-m", "invisible edit"]).expect(1);
+        assert!(
+            out.stderr.contains("proj/evaluation.py") && out.stderr.contains("skip-worktree"),
+            "{flag}: {}",
+            out.stderr
+        );
+        let unflag = flag.replace("--", "--no-");
+        fx.git(&["update-index", &unflag, "proj/evaluation.py"]);
+        fx.write("evaluation.py", common::EVALUATION_PY);
+    }
+}
+
+#[test]
 fn editing_the_dag_wiring_is_refused() {
     let fx = Fixture::new();
     fx.init();
