@@ -60,6 +60,12 @@ def main(argv=None):
                     f"  run_folder: {folder}\n"
                     f"  run_id: {run_id}\n"
                 )
+        # gluers' run record, so `dag bench --compare` (no folders) finds the runs.
+        with open(os.path.join(path, "run.json"), "w") as f:
+            f.write(json.dumps({
+                "dag": "bench", "run_id": run_id, "status": "success",
+                "started_at": created.isoformat() + "Z", "finished_at": None, "tasks": [],
+            }))
         folders.append(folder)
     if args.list_file:
         with open(args.list_file, "w") as f:
