@@ -6,8 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The copy gets its own package name: it builds in the shared target
+/// directory, and its agent-edited binary must not replace this example's.
 const MANIFEST: &str = r#"[package]
-name = "forecast"
+name = "forecast-agent-copy"
 version = "0.1.0"
 edition = "2021"
 publish = false
