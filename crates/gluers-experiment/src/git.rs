@@ -53,12 +53,7 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.command(args)
-            .output()
-            .map_err(|e| ExperimentError::Spawn {
-                program: "git".into(),
-                source: e,
-            })
+        self.command(args).output().map_err(spawn_error)
     }
 
     /// Runs git, requiring success, and returns stdout without the trailing
@@ -93,10 +88,7 @@ impl Git {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| ExperimentError::Spawn {
-                program: "git".into(),
-                source: e,
-            })?;
+            .map_err(spawn_error)?;
         // The input is written while the output is read: git answers as it
         // reads (`--stdin-paths`), and once both pipes are full, writing all
         // of it first would wait forever (a few thousand paths suffice).
@@ -111,10 +103,7 @@ impl Git {
             }
             child.wait_with_output()
         })
-        .map_err(|e| ExperimentError::Spawn {
-            program: "git".into(),
-            source: e,
-        })?;
+        .map_err(spawn_error)?;
         if !out.status.success() {
             return Err(self.failure(args, &out));
         }
@@ -139,10 +128,7 @@ impl Git {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| ExperimentError::Spawn {
-                program: "git".into(),
-                source: e,
-            })?;
+            .map_err(spawn_error)?;
         Ok(Started {
             git: self.clone(),
             args: args.iter().map(|a| a.as_ref().to_os_string()).collect(),
@@ -267,16 +253,11 @@ pub(crate) struct Started {
 
 impl Started {
     fn output(&mut self) -> Result<Output> {
-        let child = self.child.take().ok_or_else(|| ExperimentError::Spawn {
-            program: "git".into(),
-            source: std::io::Error::other("already collected"),
-        })?;
-        child
-            .wait_with_output()
-            .map_err(|e| ExperimentError::Spawn {
-                program: "git".into(),
-                source: e,
-            })
+        let child = self
+            .child
+            .take()
+            .ok_or_else(|| spawn_error(std::io::Error::other("already collected")))?;
+        child.wait_with_output().map_err(spawn_error)
     }
 
     /// Waits for it and reports whether it exited with status 0.
@@ -420,6 +401,14 @@ pub(crate) fn first_lines(bytes: &[u8]) -> String {
 /// literally (no glob, no magic).
 pub(crate) fn literal_pathspec(path: &str) -> String {
     format!(":(literal){path}")
+}
+
+/// The error for a git process that could not be started.
+fn spawn_error(source: std::io::Error) -> ExperimentError {
+    ExperimentError::Spawn {
+        program: "git".into(),
+        source,
+    }
 }
 
 #[cfg(test)]

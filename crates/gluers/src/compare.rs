@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::error::{GluersError, Result};
 use crate::metrics::{python_float, Metrics, METRICS_FILE};
-use crate::run_folder::resolve_retry;
+use crate::run_folder::resolve_run_folder;
 use crate::run_record::{RunRecord, RUN_RECORD_FILE};
 use crate::settings::Settings;
 use crate::storage::{StorageBackend, StorageError};
@@ -43,11 +43,8 @@ pub fn compare(
         let keys = folders
             .iter()
             .map(|f| {
-                resolve_retry(f, &settings.storage_root, project_dir)
+                resolve_run_folder("--compare", f, &settings.storage_root, project_dir)
                     .map(|key| (f.trim_end_matches('/').to_string(), key))
-                    .map_err(|e| {
-                        GluersError::Usage(e.to_string().replacen("--retry", "--compare", 1))
-                    })
             })
             .collect::<Result<Vec<_>>>()?;
         read_rows(backend, keys)?

@@ -25,15 +25,21 @@ pub fn new_run_folder() -> (String, String) {
     (run_id, folder)
 }
 
-/// Turns the `--retry` argument into a storage path confined to the root.
+/// Turns a run-folder argument (of `flag`: `--retry`, `--compare`) into a
+/// storage path confined to the root.
 ///
 /// Accepted: a path relative to the storage root (`runs/2026/1/2/<id>`), the
 /// same path prefixed by the storage root as written from the project folder
 /// (`data/runs/...`), or an absolute path inside the storage root.
-pub fn resolve_retry(arg: &str, storage_root: &Path, project_dir: &Path) -> Result<String> {
+pub fn resolve_run_folder(
+    flag: &str,
+    arg: &str,
+    storage_root: &Path,
+    project_dir: &Path,
+) -> Result<String> {
     let refuse = |why: &str| {
         GluersError::Usage(format!(
-            "--retry {arg}: {why}; give the run folder relative to the storage root {}, e.g. runs/2026/1/31/<run_id>",
+            "{flag} {arg}: {why}; give the run folder relative to the storage root {}, e.g. runs/2026/1/31/<run_id>",
             storage_root.display()
         ))
     };
@@ -112,21 +118,21 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         let p = project.path();
         assert_eq!(
-            resolve_retry("runs/2026/1/2/x", &root, p).unwrap(),
+            resolve_run_folder("--retry", "runs/2026/1/2/x", &root, p).unwrap(),
             "runs/2026/1/2/x"
         );
         assert_eq!(
-            resolve_retry("data/runs/2026/1/2/x", &root, p).unwrap(),
+            resolve_run_folder("--retry", "data/runs/2026/1/2/x", &root, p).unwrap(),
             "runs/2026/1/2/x"
         );
         let abs = root.join("runs/x");
         assert_eq!(
-            resolve_retry(abs.to_str().unwrap(), &root, p).unwrap(),
+            resolve_run_folder("--retry", abs.to_str().unwrap(), &root, p).unwrap(),
             "runs/x"
         );
-        assert!(resolve_retry("../outside", &root, p).is_err());
-        assert!(resolve_retry("runs/../../x", &root, p).is_err());
-        assert!(resolve_retry("/etc", &root, p).is_err());
-        assert!(resolve_retry(".", &root, p).is_err());
+        assert!(resolve_run_folder("--retry", "../outside", &root, p).is_err());
+        assert!(resolve_run_folder("--retry", "runs/../../x", &root, p).is_err());
+        assert!(resolve_run_folder("--retry", "/etc", &root, p).is_err());
+        assert!(resolve_run_folder("--retry", ".", &root, p).is_err());
     }
 }

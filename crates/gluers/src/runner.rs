@@ -289,7 +289,12 @@ fn build_context(
 ) -> Result<Context> {
     let (mut values, meta) = match &options.retry {
         Some(arg) => {
-            let folder = run_folder::resolve_retry(arg, &settings.storage_root, project_dir)?;
+            let folder = run_folder::resolve_run_folder(
+                "--retry",
+                arg,
+                &settings.storage_root,
+                project_dir,
+            )?;
             let file = format!("{folder}/{CONTEXT_FILE}");
             match backend.read(&file) {
                 Ok(bytes) => read_saved_context(&bytes, &backend.display(&file))?,
