@@ -23,6 +23,20 @@ pub enum ExperimentCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 600,
               value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
+        /// Evaluation-only data (holdout answers, labels): a file or folder
+        /// under the storage root, sealed at init so that work tasks cannot
+        /// read it; repeatable. Adds to what the DAG declares with
+        /// `Dag::eval_data`.
+        #[arg(long = "holdout", value_name = "PATH")]
+        holdout: Vec<PathBuf>,
+        /// Leave a default frozen path (build, CI or container files) out of
+        /// the frozen set; the evaluation code stays frozen; repeatable.
+        #[arg(long = "unfreeze", value_name = "PATH")]
+        unfreeze: Vec<PathBuf>,
+        /// Run candidates without the Landlock sandbox (where the kernel has
+        /// none); every row then says `unsandboxed`.
+        #[arg(long)]
+        no_sandbox: bool,
     },
     /// Commit pending changes, check the frozen set, run the work tasks and
     /// the sealed evaluation, and print the metrics.

