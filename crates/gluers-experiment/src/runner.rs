@@ -214,19 +214,7 @@ fn run_phases(
     started: Instant,
     timings: &mut Timings,
 ) -> Result<PhaseResult> {
-    let log_path = ctx.run_log();
-    let mut log = open_log(&log_path, req.append_log)?;
-    let deadline = started + req.timeout;
-    let secs = req.timeout.as_secs();
     let short = &req.commit[..req.commit.len().min(12)];
-    note(
-        &mut log,
-        &format!(
-            "experiment {}: run {run_id} of commit {short}, started {timestamp}, run folder {run_folder}{}",
-            req.experiment_id,
-            if ctx.state.sandboxed { "" } else { " (unsandboxed)" }
-        ),
-    );
     let paths = ctx.paths.clone();
     let export_root = paths.export();
     let project_rel = ctx.state.project.rel_dir().to_string();
@@ -258,6 +246,18 @@ fn run_phases(
             paths: frozen::describe(&violations),
         });
     }
+    let log_path = ctx.run_log();
+    let mut log = open_log(&log_path, req.append_log)?;
+    let deadline = started + req.timeout;
+    let secs = req.timeout.as_secs();
+    note(
+        &mut log,
+        &format!(
+            "experiment {}: run {run_id} of commit {short}, started {timestamp}, run folder {run_folder}{}",
+            req.experiment_id,
+            if ctx.state.sandboxed { "" } else { " (unsandboxed)" }
+        ),
+    );
     if let (Some(link), true) = (gluepy_storage_link(ctx), export_project.is_dir()) {
         // Gluepy keeps runs under its settings' storage folder, inside the
         // project: the export's points at the project's storage root.

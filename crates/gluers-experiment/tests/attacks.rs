@@ -36,7 +36,10 @@ fn editing_an_evaluation_file_is_refused_before_anything_runs() {
 }
 
 #[test]
-fn hiding_an_evaluation_edit_from_git_is_refused() {
+fn an_evaluation_edit_hidden_from_git_does_not_run() {
+    // skip-worktree / assume-unchanged keep an edit out of the commit; the
+    // engine runs its export of the commit, so the edit runs nowhere and the
+    // logged commit is exactly what ran.
     let fx = Fixture::new();
     fx.init();
     for flag in ["--skip-worktree", "--assume-unchanged"] {
@@ -45,12 +48,9 @@ fn hiding_an_evaluation_edit_from_git_is_refused() {
             "evaluation.py",
             &common::EVALUATION_PY.replace("mae = sum", "mae = 0 * sum"),
         );
-        let out = fx.engine(&["run", "-m", "invisible edit"]).expect(1);
-        assert!(
-            out.stderr.contains("proj/evaluation.py") && out.stderr.contains("skip-worktree"),
-            "{flag}: {}",
-            out.stderr
-        );
+        let out = fx.engine(&["run", "-m", "invisible edit"]).expect(0);
+        assert!(out.stdout.contains("mae") && out.stdout.contains("5.0"), "{flag}: {}", out.stdout);
+        fx.engine(&["discard"]).expect(0);
         let unflag = flag.replace("--", "--no-");
         fx.git(&["update-index", &unflag, "proj/evaluation.py"]);
         fx.write("evaluation.py", common::EVALUATION_PY);
@@ -152,6 +152,8 @@ fn adding_or_deleting_frozen_data_is_refused() {
         "forecast",
         "--goal",
         "x",
+        "--holdout",
+        "data/truth.json",
         "--freeze",
         "data",
     ])
@@ -190,17 +192,11 @@ fn a_work_task_that_rewrites_frozen_data_while_running_is_caught() {
     let out = fx
         .engine(&["run", "-m", "rewrite truth at run time"])
         .expect(1);
+    // Under the sandbox the write itself fails (the data is read-only to
+    // the candidate); without it, the recheck after the work tasks sees it.
+    // Either way nothing is evaluated.
     assert!(out.stdout.contains("crash"), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("changed frozen paths while running"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("proj/data/truth.json"),
-        "{}",
-        out.stdout
-    );
+    assert!(!out.stdout.contains("mae"), "{}", out.stdout);
     fx.engine(&["discard"]).expect(0);
     assert_eq!(fx.rows()[1][4], "crash");
 }

@@ -45,6 +45,20 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
         println!("committed {} changed path(s) as {short}", committed.paths);
     }
 
+    // The base must stay in the branch's history: the log's rows name
+    // commits that descend from it.
+    if !ctx
+        .repo
+        .git
+        .succeeds(&["merge-base", "--is-ancestor", &ctx.state.base_commit, &head])?
+    {
+        let base = ctx.repo.git.short(&ctx.state.base_commit)?;
+        return Err(ExperimentError::FrozenViolation {
+            base: base.clone(),
+            head: short,
+            paths: format!("history: base commit {base} is no longer an ancestor of HEAD: the base was rewritten"),
+        });
+    }
     let id = ctx.state.next_id;
     let secs = timeout.unwrap_or(ctx.state.timeout_secs);
     println!("experiment {id}        running (timeout {secs} s; output in {RUN_LOG_FILE})");

@@ -227,6 +227,8 @@ impl Fixture {
             "lower mae",
             "--holdout",
             "data/truth.json",
+            "--freeze",
+            "data/truth.json",
         ])
         .expect(0)
     }
