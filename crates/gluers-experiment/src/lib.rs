@@ -53,6 +53,7 @@ mod python;
 mod repo;
 pub mod report;
 mod runner;
+pub mod sandbox;
 mod sealed;
 mod state;
 mod timings;

@@ -24,6 +24,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = gluers_experiment::sandbox::dispatch() {
+        return code;
+    }
     let cli = Cli::parse();
     let project = match cli.project_cmd {
         Some(cmd) => {
