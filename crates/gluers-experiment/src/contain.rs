@@ -46,7 +46,8 @@ pub(crate) enum Mode {
 }
 
 /// The command running `program args` in `cwd` with exactly `env`, inside
-/// `jail` when `mode` is [`Mode::Sandboxed`].
+/// `jail` when `mode` is [`Mode::Sandboxed`] (through the engine's own
+/// binary as the Landlock trampoline).
 pub(crate) fn command(
     mode: Mode,
     jail: &Jail,
@@ -55,30 +56,36 @@ pub(crate) fn command(
     env: &[(OsString, OsString)],
     cwd: &Path,
 ) -> Command {
-    let mut cmd = match mode {
-        Mode::Sandboxed => jailed_command(jail, program, args),
+    match mode {
+        Mode::Sandboxed => {
+            let mut policy = crate::sandbox::Policy::system();
+            // A path that does not exist cannot be granted (and grants
+            // nothing); the trampoline refuses missing paths.
+            for p in jail.read.iter().filter(|p| p.exists()) {
+                policy = policy.read(p.clone());
+            }
+            for p in jail.write.iter().filter(|p| p.exists()) {
+                policy = policy.write(p.clone());
+            }
+            let trampoline = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gluers"));
+            crate::sandbox::sandboxed_command(&trampoline, &policy, program, args, env, cwd)
+        }
         Mode::Unsandboxed => {
             let mut c = Command::new(program);
-            c.args(args);
+            c.args(args).env_clear().envs(env.iter().cloned()).current_dir(cwd);
             c
         }
-    };
-    cmd.env_clear().envs(env.iter().cloned()).current_dir(cwd);
-    cmd
+    }
 }
 
 /// Refuses when the kernel cannot enforce a jail (no Landlock): `init`
 /// then needs `--no-sandbox`.
 pub(crate) fn require_sandbox() -> crate::error::Result<()> {
-    Ok(())
-}
-
-/// The trampoline command applying `jail` before it executes `program`.
-fn jailed_command(jail: &Jail, program: &Path, args: &[OsString]) -> Command {
-    let _ = jail;
-    let mut c = Command::new(program);
-    c.args(args);
-    c
+    crate::sandbox::landlock_available().map(|_| ()).map_err(|why| {
+        crate::error::ExperimentError::Sandbox(format!(
+            "cannot sandbox candidates on this machine ({why}); run `experiment init` with --no-sandbox to accept unsandboxed runs (every row will say so)"
+        ))
+    })
 }
 
 /// The folders under the storage root a candidate may read: everything but

@@ -97,6 +97,7 @@ pub enum ProjectSpec {
 /// (0, or 1 for a run that crashed or timed out); errors carry their own
 /// exit code ([`ExperimentError::exit_code`]).
 pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<ExitCode> {
+    process::install_reaper();
     let dir = match &project {
         Some(ProjectSpec::Cargo { manifest_dir, .. }) => manifest_dir.clone(),
         Some(ProjectSpec::Command { dir, .. }) => dir.clone(),

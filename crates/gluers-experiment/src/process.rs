@@ -103,9 +103,26 @@ pub(crate) fn run_in_group(
     exit
 }
 
-/// Kills every descendant of the engine that is still alive (the engine is
-/// their subreaper, so orphans of double forks and new sessions count).
-pub(crate) fn kill_descendants() {}
+/// The engine as subreaper of everything it starts, installed on first use.
+static REAPER: std::sync::OnceLock<Option<crate::sandbox::Reaper>> = std::sync::OnceLock::new();
+
+/// Makes the engine the subreaper of its descendants (idempotent): orphans
+/// of double forks and `setsid` daemons are re-parented to it, so that
+/// [`kill_descendants`] finds them.
+pub(crate) fn install_reaper() {
+    REAPER.get_or_init(|| crate::sandbox::Reaper::install().ok());
+}
+
+/// Kills every descendant of the engine that is still alive (double forks
+/// and new sessions included). Call only when the engine waits on no child.
+pub(crate) fn kill_descendants() {
+    install_reaper();
+    if let Some(Some(r)) = REAPER.get() {
+        if let Err(e) = r.kill_all_descendants() {
+            eprintln!("warning: {e}");
+        }
+    }
+}
 
 /// Sends SIGKILL to every process in group `pgid`; a group that no longer
 /// exists is not an error.

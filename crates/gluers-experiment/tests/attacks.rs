@@ -254,14 +254,26 @@ fn discard_refuses_a_dirty_tree() {
 fn kill_9_mid_run_then_status_and_the_next_run_recover() {
     let fx = Fixture::new();
     fx.init();
-    let pidfile = storage(&fx, "sleeper.pid");
+    // The candidate may write only its run folder: the pid goes there.
     fx.set_tasks(
         1.0,
-        &format!(
-            "        p = subprocess.Popen(['sleep', '300'])\n        open({:?}, 'w').write(str(p.pid))\n        time.sleep(300)",
-            pidfile.to_string_lossy()
-        ),
+        "        p = subprocess.Popen(['sleep', '300'])\n        open(os.path.join(run_dir, 'sleeper.pid'), 'w').write(str(p.pid))\n        time.sleep(300)",
     );
+    let runs = storage(&fx, "runs");
+    let find_pidfile = || {
+        let mut stack = vec![runs.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.file_name().is_some_and(|n| n == "sleeper.pid") {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    };
     let mut engine = fx
         .engine_cmd(&["run", "-m", "slow"])
         .stdout(std::process::Stdio::null())
@@ -269,10 +281,11 @@ fn kill_9_mid_run_then_status_and_the_next_run_recover() {
         .spawn()
         .unwrap();
     assert!(
-        wait_for(60, || pidfile.exists()
+        wait_for(60, || find_pidfile().is_some()
             && fx.state()["in_progress"]["pgid"].is_i64()),
         "the run never reached its work tasks"
     );
+    let pidfile = find_pidfile().unwrap();
     let sleeper: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
