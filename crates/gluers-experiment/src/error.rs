@@ -15,6 +15,15 @@ pub enum ExperimentError {
     )]
     GitMissing(String),
 
+    /// `git` is older than the engine's hardening needs.
+    #[error("{version} is too old: the engine needs git {minimum} or newer (it reads attributes from an empty tree with --attr-source, so a repository's filters never run); upgrade git and retry")]
+    GitTooOld {
+        /// What `git --version` printed.
+        version: String,
+        /// The oldest version that works.
+        minimum: String,
+    },
+
     /// The project directory is not inside a git work tree.
     #[error("{} is not inside a git repository; run `git init` and commit the project, then retry", dir.display())]
     NotARepo {
@@ -212,6 +221,7 @@ impl ExperimentError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::GitMissing(_)
+            | Self::GitTooOld { .. }
             | Self::NotARepo { .. }
             | Self::NoCommit { .. }
             | Self::DirtyTree { .. }

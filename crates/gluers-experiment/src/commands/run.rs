@@ -187,7 +187,7 @@ fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
             );
             ctx.repo.git.run(&unstage)?;
         }
-        ctx.repo.git.run(&["commit", "--quiet", "-m", message])?;
+        ctx.repo.git.commit(message)?;
     }
     Ok(Committed {
         paths: dirty.len(),
