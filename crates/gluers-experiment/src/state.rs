@@ -265,6 +265,10 @@ impl StatePaths {
     pub fn log(&self) -> PathBuf {
         self.dir.join("experiment_log.tsv")
     }
+    /// The key of the experiment log's hash chain.
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("log.key")
+    }
     /// The stat cache and hashes of untracked frozen files.
     pub fn manifest(&self) -> PathBuf {
         self.dir.join("frozen-manifest.json")

@@ -44,7 +44,12 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
         });
     }
     let r = row(&ctx, &p, Status::Keep)?;
-    explog::append(&ctx.paths.log(), &ctx.log_mirror(), r.clone())?;
+    explog::append(
+        &ctx.paths.log(),
+        &ctx.log_mirror(),
+        &ctx.log_key()?,
+        r.clone(),
+    )?;
     ctx.state.kept_commit = p.commit.clone();
     ctx.state.kept_experiment = p.experiment_id;
     ctx.state.best_kept = p.metrics.clone();
@@ -85,7 +90,12 @@ pub(crate) fn discard(dir: &Path) -> Result<ExitCode> {
         .git
         .run(&["log", "--format=%h %s", &format!("{kept}..HEAD")])?;
     let r = row(&ctx, &p, status)?;
-    explog::append(&ctx.paths.log(), &ctx.log_mirror(), r.clone())?;
+    explog::append(
+        &ctx.paths.log(),
+        &ctx.log_mirror(),
+        &ctx.log_key()?,
+        r.clone(),
+    )?;
     ctx.repo.git.run(&["reset", "--quiet", "--hard", &kept])?;
     ctx.state.next_id = p.experiment_id + 1;
     ctx.state.pending = None;

@@ -338,7 +338,9 @@ impl Setup<'_> {
             commit: short.clone(),
             duration_seconds: p.duration_secs,
         };
-        explog::write_all(&paths.log(), &ctx.log_mirror(), &[row])?;
+        let key = explog::Key::generate()?;
+        key.save(&paths.key())?;
+        explog::write_all(&paths.log(), &ctx.log_mirror(), &key, &[row])?;
         ctx.state.baseline = p.metrics.clone();
         ctx.state.best_kept = p.metrics.clone();
         ctx.state.pending = None;
