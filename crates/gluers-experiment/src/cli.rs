@@ -58,6 +58,10 @@ pub enum ExperimentCommand {
     Status,
     /// Show experiment_log.tsv as a table.
     Log,
+    /// Check the experiment log: the hash chain of the engine's copy, and
+    /// that the project's experiment_log.tsv matches it; exit 1 naming the
+    /// first bad row.
+    Verify,
     /// Draw every experiment's metric over time, kept ones marked.
     Report {
         /// The metric to chart (default: the first one logged).

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{ExperimentError, Result};
+use crate::explog::{self, Key, MirrorSync};
 use crate::lock::EngineLock;
 use crate::process;
 use crate::repo::Repo;
@@ -39,6 +40,10 @@ pub(crate) enum Access {
     /// Reads only: takes the lock if free (to recover an interrupted run),
     /// otherwise reads as is.
     Read,
+    /// Inspects only (`experiment verify`): never takes the lock, never
+    /// recovers nor repairs anything, and leaves checking the log to the
+    /// caller, so that what is reported is what was found.
+    Inspect,
 }
 
 impl Ctx {
@@ -53,6 +58,7 @@ impl Ctx {
         let lock = match access {
             Access::Write => Some(EngineLock::acquire(&paths.lock())?),
             Access::Read => EngineLock::acquire(&paths.lock()).ok(),
+            Access::Inspect => None,
         };
         let state = State::load(&paths.state())?.ok_or_else(|| ExperimentError::NoExperiment {
             where_: format!("branch `{branch}`"),
@@ -65,13 +71,46 @@ impl Ctx {
             state,
             lock,
         };
+        if access == Access::Inspect {
+            return Ok(ctx);
+        }
+        // Before anything is changed: a broken chain refuses every command,
+        // naming the row.
+        ctx.verify_log()?;
         if ctx.lock.is_some() {
             if let Some(note) = ctx.recover_interrupted()? {
                 eprintln!("{note}");
             }
-            crate::explog::sync_mirror(&ctx.paths.log(), &ctx.log_mirror())?;
+            let mirror = ctx.log_mirror();
+            if explog::sync_mirror(&ctx.paths.log(), &mirror)? == MirrorSync::Repaired {
+                eprintln!(
+                    "note: {} was edited outside the engine; rewritten from the engine's log",
+                    mirror.display()
+                );
+            }
         }
         Ok(ctx)
+    }
+
+    /// The key of the experiment log's hash chain.
+    pub fn log_key(&self) -> Result<Key> {
+        Key::load(&self.paths.key())
+    }
+
+    /// Checks the experiment log's hash chain ([`explog::verify_chain`]).
+    pub fn verify_log(&self) -> Result<explog::VerifyReport> {
+        let log = self.paths.log();
+        // Until `init` has written the baseline row there is no log to
+        // check (a missing log after that is reported).
+        if self.state.next_id == 0 && !log.exists() {
+            return Ok(explog::VerifyReport {
+                rows: 0,
+                head: None,
+            });
+        }
+        // The state records no chain head yet, so removing the last rows
+        // is seen only once it does (pass it here).
+        explog::verify_chain(&log, &self.log_key()?, self.state.log_head.as_deref()).map_err(ExperimentError::BrokenLog)
     }
 
     /// Saves the state.

@@ -15,6 +15,15 @@ pub enum ExperimentError {
     )]
     GitMissing(String),
 
+    /// `git` is older than the engine's hardening needs.
+    #[error("{version} is too old: the engine needs git {minimum} or newer (it reads attributes from an empty tree with --attr-source, so a repository's filters never run); upgrade git and retry")]
+    GitTooOld {
+        /// What `git --version` printed.
+        version: String,
+        /// The oldest version that works.
+        minimum: String,
+    },
+
     /// The project directory is not inside a git work tree.
     #[error("{} is not inside a git repository; run `git init` and commit the project, then retry", dir.display())]
     NotARepo {
@@ -207,6 +216,24 @@ pub enum ExperimentError {
         message: String,
     },
 
+    /// The experiment log's hash chain is broken: a row was edited,
+    /// removed, reordered or forged outside the engine.
+    #[error("{0}; the record can no longer be trusted: restore the engine's log, or start a new experiment with `experiment init`")]
+    BrokenLog(#[source] crate::explog::ChainError),
+
+    /// The project's copy of the log is not the engine's log.
+    #[error("the project's experiment log {0}; the engine's log is intact, and the next engine command rewrites the copy from it")]
+    MirrorDiffers(#[source] crate::explog::MirrorError),
+
+    /// The key of the experiment log's chain is missing or unreadable.
+    #[error("the key of the experiment log {} is unusable ({message}); without it the log cannot be checked: restore it, or start a new experiment with `experiment init`", path.display())]
+    LogKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
     /// Rendering the chart failed.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
@@ -218,6 +245,7 @@ impl ExperimentError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::GitMissing(_)
+            | Self::GitTooOld { .. }
             | Self::NotARepo { .. }
             | Self::NoCommit { .. }
             | Self::DirtyTree { .. }

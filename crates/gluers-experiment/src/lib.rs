@@ -16,6 +16,9 @@
 //! * `experiment keep` / `experiment discard` record the decision; discard
 //!   resets the branch to the last kept commit.
 //! * `experiment status`, `experiment log`, `experiment report`.
+//! * `experiment verify` checks the experiment log's hash chain (each row
+//!   carries a keyed hash of the one before it) and the project's copy;
+//!   every other command refuses a broken chain, naming the row.
 //!
 //! Each `experiment run` ends `experiment_run.log` with a line saying where
 //! its time went (`[gluers experiment] timings: open 3.1 ms, commit 19.1 ms,
@@ -130,6 +133,7 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
         ExperimentCommand::Discard => commands::decide::discard(&dir),
         ExperimentCommand::Status => commands::show::status(&dir),
         ExperimentCommand::Log => commands::show::log(&dir),
+        ExperimentCommand::Verify => commands::verify::verify(&dir),
         ExperimentCommand::Report { metric, out } => {
             commands::show::report(&dir, metric.as_deref(), &out)
         }

@@ -21,29 +21,45 @@ pub(crate) struct Repo {
 impl Repo {
     /// Finds the repository containing `dir`, checking that git works and
     /// that there is at least one commit.
+    ///
+    /// The work tree root is the nearest folder (from `dir` up) holding a
+    /// `.git` entry, found without git, so the repository's `core.worktree`
+    /// cannot move it; git then resolves the git dirs with every call
+    /// hardened ([`Git`]). A `.git` git does not take as a repository is
+    /// skipped, as git's own discovery does.
     pub fn discover(dir: &Path) -> Result<Self> {
         Git::check_installed()?;
         let dir = dir
             .canonicalize()
             .map_err(|e| ExperimentError::io("open directory", dir, e))?;
-        let probe = Git::new(&dir);
-        let out = probe.output(["rev-parse", "--show-toplevel"])?;
-        if !out.status.success() {
-            return Err(ExperimentError::NotARepo { dir });
+        for root in work_tree_candidates(&dir) {
+            let probe = Git::new(&root);
+            let out = probe.output([
+                "rev-parse",
+                "--path-format=absolute",
+                "--absolute-git-dir",
+                "--git-common-dir",
+                "--show-object-format",
+            ])?;
+            if !out.status.success() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<&str> = text.lines().collect();
+            let [git_dir, common, format] = lines.as_slice() else {
+                continue;
+            };
+            let git = probe.resolved(git_dir, common, format);
+            if !git.succeeds(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])? {
+                return Err(ExperimentError::NoCommit { root });
+            }
+            return Ok(Self {
+                git,
+                root,
+                common_dir: PathBuf::from(common),
+            });
         }
-        let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let root = root.canonicalize().unwrap_or(root);
-        let common = probe.run(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
-        let common_dir = PathBuf::from(common);
-        let git = Git::new(&root);
-        if !git.succeeds(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])? {
-            return Err(ExperimentError::NoCommit { root });
-        }
-        Ok(Self {
-            git,
-            root,
-            common_dir,
-        })
+        Err(ExperimentError::NotARepo { dir })
     }
 
     /// [`Repo::discover`] and the checked-out branch (`None` on a detached
@@ -58,17 +74,21 @@ impl Repo {
         Ok((repo, branch))
     }
 
-    /// One `git rev-parse` for the work tree root, the common git dir, the
-    /// HEAD commit (failing before the first commit) and the ref HEAD names;
-    /// `None` on any failure or surprise (the slow path says what is wrong).
+    /// One `git rev-parse` for the git dirs, the object format, the HEAD
+    /// commit (failing before the first commit) and the ref HEAD names, at
+    /// the nearest work tree root; `None` on any failure or surprise (the
+    /// slow path says what is wrong).
     fn discover_fast(dir: &Path) -> Option<(Self, Option<String>)> {
         let dir = dir.canonicalize().ok()?;
-        let out = Git::new(&dir)
+        let root = work_tree_candidates(&dir).next()?;
+        let probe = Git::new(&root);
+        let out = probe
             .output([
                 "rev-parse",
-                "--show-toplevel",
                 "--path-format=absolute",
+                "--absolute-git-dir",
                 "--git-common-dir",
+                "--show-object-format",
                 "HEAD^{commit}",
                 "--symbolic-full-name",
                 "HEAD",
@@ -79,19 +99,17 @@ impl Repo {
         }
         let text = String::from_utf8(out.stdout).ok()?;
         let lines: Vec<&str> = text.lines().collect();
-        let [root, common, head, symbolic] = lines.as_slice() else {
+        let [git_dir, common, format, head, symbolic] = lines.as_slice() else {
             return None;
         };
         let is_hash = head.len() >= 40 && head.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_hash || root.is_empty() || common.is_empty() {
+        if !is_hash || git_dir.is_empty() || common.is_empty() {
             return None;
         }
-        let root = PathBuf::from(root);
-        let root = root.canonicalize().unwrap_or(root);
         let branch = symbolic.strip_prefix("refs/heads/").map(str::to_string);
         Some((
             Self {
-                git: Git::new(&root),
+                git: probe.resolved(git_dir, common, format),
                 root,
                 common_dir: PathBuf::from(common),
             },
@@ -182,6 +200,15 @@ impl Repo {
         }
         Ok(())
     }
+}
+
+/// The folders from `dir` up that hold a `.git` entry (folder, or file as
+/// in linked worktrees), nearest first: the work tree roots git's own
+/// discovery would consider.
+fn work_tree_candidates(dir: &Path) -> impl Iterator<Item = PathBuf> + '_ {
+    dir.ancestors()
+        .filter(|d| d.join(".git").symlink_metadata().is_ok())
+        .map(Path::to_path_buf)
 }
 
 /// The state of the work tree, from [`Repo::head_and_dirty_paths`].

@@ -9,6 +9,7 @@
 //! <state root>/repos/<repo>/lock                         one engine command at a time
 //! <state root>/repos/<repo>/experiments/<branch>/state.json
 //!   experiment_log.tsv     canonical, hash-chained log (the project's is a mirror)
+//!   log.key                the chain's key (0600)
 //!   frozen-manifest.json   hashes of the frozen files' bytes
 //!   sealed/                export of the base commit (the sealed evaluator's sources)
 //!   sealed-bin/            the sealed evaluator's executable (Rust)
@@ -263,8 +264,16 @@ pub(crate) struct State {
     pub metric_docs: Vec<MetricDoc>,
     /// The baseline's metrics.
     pub baseline: Metrics,
-    /// The last kept run's metrics.
+    /// The best kept run's metrics (by the first metric's documented
+    /// direction; lower is better unless its doc says higher).
     pub best_kept: Metrics,
+    /// The experiment id of the best kept run (0 = baseline).
+    #[serde(default)]
+    pub best_experiment: u64,
+    /// The hash of the canonical log's last row, so that a removed last
+    /// row is caught.
+    #[serde(default)]
+    pub log_head: Option<String>,
     /// The next experiment id.
     pub next_id: u64,
     /// The run waiting for a decision.
@@ -338,6 +347,10 @@ impl StatePaths {
     /// The canonical experiment log.
     pub fn log(&self) -> PathBuf {
         self.dir.join("experiment_log.tsv")
+    }
+    /// The key of the experiment log's hash chain (mode 0600).
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("log.key")
     }
     /// Hashes of the frozen files and their stat cache.
     pub fn manifest(&self) -> PathBuf {

@@ -44,10 +44,19 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
         });
     }
     let r = row(&ctx, &p, Status::Keep)?;
-    explog::append(&ctx.paths.log(), &ctx.log_mirror(), r.clone())?;
+    let head = explog::append(
+        &ctx.paths.log(),
+        &ctx.log_mirror(),
+        &ctx.log_key()?,
+        r.clone(),
+    )?;
+    ctx.state.log_head = head.or(ctx.state.log_head.take());
     ctx.state.kept_commit = p.commit.clone();
     ctx.state.kept_experiment = p.experiment_id;
-    ctx.state.best_kept = p.metrics.clone();
+    if crate::metrics::is_better(&p.metrics, &ctx.state.best_kept, &ctx.state.metric_docs) {
+        ctx.state.best_kept = p.metrics.clone();
+        ctx.state.best_experiment = p.experiment_id;
+    }
     ctx.state.next_id = p.experiment_id + 1;
     ctx.state.pending = None;
     ctx.save()?;
@@ -85,7 +94,13 @@ pub(crate) fn discard(dir: &Path) -> Result<ExitCode> {
         .git
         .run(&["log", "--format=%h %s", &format!("{kept}..HEAD")])?;
     let r = row(&ctx, &p, status)?;
-    explog::append(&ctx.paths.log(), &ctx.log_mirror(), r.clone())?;
+    let head = explog::append(
+        &ctx.paths.log(),
+        &ctx.log_mirror(),
+        &ctx.log_key()?,
+        r.clone(),
+    )?;
+    ctx.state.log_head = head.or(ctx.state.log_head.take());
     ctx.repo.git.run(&["reset", "--quiet", "--hard", &kept])?;
     ctx.state.next_id = p.experiment_id + 1;
     ctx.state.pending = None;

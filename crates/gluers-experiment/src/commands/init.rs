@@ -180,7 +180,7 @@ impl Setup<'_> {
         let mut base_eval = None;
         let mut toolchain = None;
         let mut cargo_configs = Vec::new();
-        let mut external_read = Vec::new();
+        let external_read;
         let mut tool_dir = None;
         let protected_key;
         let defaults;
@@ -349,6 +349,8 @@ impl Setup<'_> {
             base_eval,
             protected_key: protected_key.into(),
             config_dir: "configs".into(),
+            log_head: None,
+            best_experiment: 0,
             frozen: frozen_set,
             excluded,
             metric_docs,
@@ -400,7 +402,9 @@ impl Setup<'_> {
             commit: short.clone(),
             duration_seconds: p.duration_secs,
         };
-        explog::write_all(&paths.log(), &ctx.log_mirror(), &[row])?;
+        let key = explog::Key::generate()?;
+        key.save(&paths.key())?;
+        ctx.state.log_head = explog::write_all(&paths.log(), &ctx.log_mirror(), &key, &[row])?;
         ctx.state.baseline = p.metrics.clone();
         ctx.state.best_kept = p.metrics.clone();
         ctx.state.pending = None;

@@ -5,6 +5,7 @@ pub(crate) mod init;
 mod resolve;
 pub(crate) mod run;
 pub(crate) mod show;
+pub(crate) mod verify;
 
 use std::path::Path;
 

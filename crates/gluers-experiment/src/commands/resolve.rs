@@ -48,7 +48,7 @@ pub(crate) fn resolve_project(repo: &Repo, spec: ProjectSpec) -> Result<Resolved
                     manifest_dir: rel,
                     bin,
                 },
-                prog: "cargo manage experiment".into(),
+                prog: "gluers experiment".into(),
                 cargo: Some((
                     layout.target_directory,
                     layout.workspace_root.join("Cargo.lock"),

@@ -112,10 +112,10 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
         .max(6);
     let values: Vec<String> = p.metrics.0.iter().map(|m| m.value.to_string()).collect();
     let vwidth = values.iter().map(String::len).max().unwrap_or(0);
-    let kept_label = if ctx.state.kept_experiment == 0 {
+    let kept_label = if ctx.state.best_experiment == 0 {
         "best kept (baseline)".to_string()
     } else {
-        format!("best kept (#{})", ctx.state.kept_experiment)
+        format!("best kept (#{})", ctx.state.best_experiment)
     };
     for (m, v) in p.metrics.0.iter().zip(&values) {
         let vs_base = ctx
@@ -188,7 +188,7 @@ fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
             );
             ctx.repo.git.run(&unstage)?;
         }
-        ctx.repo.git.run(&["commit", "--quiet", "-m", message])?;
+        ctx.repo.git.commit(message)?;
     }
     Ok(Committed {
         paths: dirty.len(),

@@ -56,7 +56,12 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
         println!("  {p:<40} {}", e.reason);
     }
     println!("baseline      {}", s.baseline.inline());
-    println!("best kept     {}", s.best_kept.inline());
+    let best = if s.best_experiment == 0 {
+        "baseline".to_string()
+    } else {
+        format!("experiment {}", s.best_experiment)
+    };
+    println!("best kept     {} ({best})", s.best_kept.inline());
     if !s.metric_docs.is_empty() {
         println!("metric docs");
         for m in &s.metric_docs {
