@@ -5,7 +5,7 @@
 /// round-trip, scientific notation below 1e-4 and from 1e16 on.
 ///
 /// ```
-/// use gluers::metrics::python_float;
+/// use gluers_formats::python_float;
 /// assert_eq!(python_float(12.5), "12.5");
 /// assert_eq!(python_float(1.0), "1.0");
 /// assert_eq!(python_float(1e16), "1e+16");

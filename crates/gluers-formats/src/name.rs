@@ -1,11 +1,22 @@
 //! Names of projects and modules: checked once, then used as a crate name,
 //! a Rust identifier, a DAG label and a config section.
-
-use super::ScaffoldError;
+//!
+//! `gluers new NAME` (a project) and a project binary's `startmodule NAME`
+//! (a module) accept the same names, so that a module can be split into a
+//! project of its own and back.
+//!
+//! ```
+//! use gluers_formats::name::{check, NameKind};
+//!
+//! let name = check(NameKind::Project, "energy-forecast")?;
+//! assert_eq!(name.ident, "energy_forecast");
+//! assert!(check(NameKind::Module, "fn").is_err());
+//! # Ok::<(), gluers_formats::name::NameError>(())
+//! ```
 
 /// What a name is for; it appears in messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum NameKind {
+pub enum NameKind {
     /// A project: the package name and the folder.
     Project,
     /// A module: `src/<ident>/`, a DAG label and a config section.
@@ -13,7 +24,8 @@ pub(crate) enum NameKind {
 }
 
 impl NameKind {
-    fn as_str(self) -> &'static str {
+    /// `project` or `module`.
+    pub fn as_str(self) -> &'static str {
         match self {
             NameKind::Project => "project",
             NameKind::Module => "module",
@@ -23,11 +35,23 @@ impl NameKind {
 
 /// A checked name: `text` as the user typed it, `ident` with `-` mapped to `_`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Name {
+pub struct Name {
     /// The name as given: the package name, folder, DAG label, config section.
-    pub(crate) text: String,
+    pub text: String,
     /// The Rust identifier: the crate or module name in code.
-    pub(crate) ident: String,
+    pub ident: String,
+}
+
+/// A refused name, with the reason and what to do, on one line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {kind} name {name:?}: {reason}")]
+pub struct NameError {
+    /// `project` or `module`.
+    pub kind: &'static str,
+    /// The refused name.
+    pub name: String,
+    /// Why, and what to do.
+    pub reason: String,
 }
 
 /// The longest name accepted (crates.io's limit for package names).
@@ -74,8 +98,8 @@ const WINDOWS_RESERVED: &[&str] = &[
 /// Accepted: lowercase ASCII letters, digits, `_` and `-`, starting with a
 /// letter, at most 64 characters, and neither a Rust keyword nor a name
 /// taken by the standard library or the project's dependencies.
-pub(crate) fn check(kind: NameKind, name: &str) -> Result<Name, ScaffoldError> {
-    let invalid = |reason: String| ScaffoldError::InvalidName {
+pub fn check(kind: NameKind, name: &str) -> Result<Name, NameError> {
+    let invalid = |reason: String| NameError {
         kind: kind.as_str(),
         name: name.to_string(),
         reason,

@@ -1,4 +1,4 @@
-//! Metrics logged by evaluation tasks, the metrics block and `metrics.json`.
+//! Metrics logged by evaluation tasks: the metrics block and `metrics.json`.
 //!
 //! The block is the protocol agents and tools grep for, exactly as Gluepy
 //! prints it:
@@ -14,9 +14,7 @@
 //! the evaluation task, so a broken model shows up as a failed run rather
 //! than as invalid JSON or a silently missing number.
 
-mod pyfloat;
-
-pub use pyfloat::python_float;
+use crate::python_float;
 
 /// The first line of the metrics block.
 pub const BLOCK_START: &str = "=== GLUEPY METRICS ===";
@@ -40,6 +38,20 @@ pub enum MetricError {
     #[error("metric key {key:?} is not allowed: use letters, digits, '_', '-', '.' or '/'")]
     BadKey {
         /// The refused key.
+        key: String,
+    },
+}
+
+/// Why `metrics.json` text could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsFileError {
+    /// The text is not a JSON object.
+    #[error("not a JSON object of metrics: {0}")]
+    NotAnObject(#[source] serde_json::Error),
+    /// A value is not a number.
+    #[error("metric '{key}' is not a number")]
+    NotANumber {
+        /// The metric's key.
         key: String,
     },
 }
@@ -125,15 +137,16 @@ impl Metrics {
         out
     }
 
-    /// Reads `metrics.json` text; numbers only.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    /// Reads `metrics.json` text: a JSON object of numbers, kept in file
+    /// order. Integers (which Gluepy writes for `int` metrics) read as floats.
+    pub fn from_json(text: &str) -> Result<Self, MetricsFileError> {
         let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(text).map_err(|e| format!("not a JSON object of metrics: {e}"))?;
+            serde_json::from_str(text).map_err(MetricsFileError::NotAnObject)?;
         let mut metrics = Metrics::new();
         for (k, v) in map {
-            let value = v
-                .as_f64()
-                .ok_or_else(|| format!("metric '{k}' is not a number"))?;
+            let Some(value) = v.as_f64() else {
+                return Err(MetricsFileError::NotANumber { key: k });
+            };
             metrics.entries.push((k, value));
         }
         Ok(metrics)
@@ -196,5 +209,19 @@ mod tests {
             Err(MetricError::BadKey { .. })
         ));
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn malformed_files_are_typed_errors() {
+        assert!(matches!(
+            Metrics::from_json("[1]"),
+            Err(MetricsFileError::NotAnObject(_))
+        ));
+        let err = Metrics::from_json("{\"a\": \"x\"}").unwrap_err();
+        assert_eq!(err.to_string(), "metric 'a' is not a number");
+        assert_eq!(
+            Metrics::from_json("{\"n\": 42}").unwrap().get("n"),
+            Some(42.0)
+        );
     }
 }
