@@ -1,7 +1,8 @@
-//! A scripted agent drives the experiment engine on a copy of this example in
-//! a temporary git repository, with real cargo builds and the real `git`:
-//! baseline, a kept improvement, a discarded regression, a crash, a timeout,
-//! and an attempt to edit the evaluation.
+//! A scripted agent drives the experiment engine (this package's `gluers`
+//! binary) on a copy of `examples/forecast` in a temporary git repository,
+//! with real cargo builds and the real `git`: baseline, a kept improvement, a
+//! discarded regression, a crash, a timeout, and an attempt to edit the
+//! evaluation.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -42,8 +43,15 @@ impl Repo {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("forecast");
-        let example = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for sub in ["src", "configs", "patches", ".cargo", "data/input"] {
+        let example = example();
+        for sub in [
+            "src",
+            "configs",
+            "patches",
+            ".cargo",
+            "data/input",
+            "data/holdout",
+        ] {
             copy_dir(&example.join(sub), &root.join(sub));
         }
         let gluers = example.join("../../crates/gluers").canonicalize().unwrap();
@@ -88,14 +96,27 @@ impl Repo {
     /// `cargo manage ARGS` in the project, as an agent types it.
     fn manage(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["run", "--quiet", "--"]).args(args);
+        self.agent_env(&mut cmd).output().unwrap()
+    }
+
+    /// `gluers ARGS` in the project, as an agent types it.
+    fn gluers(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gluers"));
+        cmd.args(args);
+        self.agent_env(&mut cmd).output().unwrap()
+    }
+
+    /// The agent's shell: in the project folder, with a git identity, and
+    /// builds in the shared target directory.
+    fn agent_env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
         cmd.current_dir(&self.root)
-            .args(["run", "--quiet", "--"])
-            .args(args)
             .env("GIT_AUTHOR_NAME", "agent")
             .env("GIT_AUTHOR_EMAIL", "agent@example.invalid")
             .env("GIT_COMMITTER_NAME", "agent")
             .env("GIT_COMMITTER_EMAIL", "agent@example.invalid")
             .env_remove("GLUERS_STORAGE_ROOT")
+            .env_remove("GLUERS_PROJECT_CMD")
             .env_remove("CARGO_MANIFEST_DIR");
         if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
             cmd.env("CARGO_TARGET_DIR", target);
@@ -105,7 +126,7 @@ impl Repo {
             let target = exe.ancestors().nth(3).unwrap().to_path_buf();
             cmd.env("CARGO_TARGET_DIR", target);
         }
-        cmd.output().unwrap()
+        cmd
     }
 
     fn write(&self, rel: &str, text: &str) {
@@ -115,6 +136,14 @@ impl Repo {
     fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.root.join(rel)).unwrap()
     }
+}
+
+/// The example this test copies.
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/forecast")
+        .canonicalize()
+        .unwrap()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -160,11 +189,11 @@ fn mape(row: &str) -> f64 {
 #[test]
 fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     let repo = Repo::new();
-    let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agent");
+    let agent = example().join("tests/agent");
 
     // Set-up: the engine freezes the evaluation and the input data, builds
     // the sealed evaluator and runs the baseline.
-    let out = ok(repo.manage(&[
+    let out = ok(repo.gluers(&[
         "experiment",
         "init",
         "forecast",
@@ -192,14 +221,14 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         repo.root.join("src/tasks/predict.rs"),
     )
     .unwrap();
-    let out = ok(repo.manage(&[
+    let out = ok(repo.gluers(&[
         "experiment",
         "run",
         "-m",
         "temperature-aware regression per half hour",
     ]));
     assert!(out.contains("forecast_mape"), "{out}");
-    ok(repo.manage(&["experiment", "keep"]));
+    ok(repo.gluers(&["experiment", "keep"]));
     let kept = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
 
     // 2. An attack: move the goalposts in the evaluation. Refused, nothing runs.
@@ -208,7 +237,7 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         "src/evaluation.rs",
         &evaluation.replace("abs_pct / n * 100.0", "abs_pct / n"),
     );
-    let out = repo.manage(&["experiment", "run", "-m", "rescale the metric"]);
+    let out = repo.gluers(&["experiment", "run", "-m", "rescale the metric"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("src/evaluation.rs"), "{}", text(&out));
     // The agent puts the evaluation back (its commit stays for it to fix).
@@ -223,8 +252,8 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
             "const TRAIN_WEEKS: usize = 40;",
         ),
     );
-    ok(repo.manage(&["experiment", "run", "-m", "fit on the whole year"]));
-    ok(repo.manage(&["experiment", "discard"]));
+    ok(repo.gluers(&["experiment", "run", "-m", "fit on the whole year"]));
+    ok(repo.gluers(&["experiment", "discard"]));
     assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
 
     // 4. A crash: the work task fails. Recorded as crash, branch reset.
@@ -233,16 +262,16 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         "src/tasks/predict.rs",
         &predict.replace("let features: Vec<Features>", "anyhow::bail!(\"out of memory (simulated)\");\n        #[allow(unreachable_code)]\n        let features: Vec<Features>"),
     );
-    let out = repo.manage(&["experiment", "run", "-m", "a bigger model"]);
+    let out = repo.gluers(&["experiment", "run", "-m", "a bigger model"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("out of memory (simulated)"),
         "the log tail is shown: {}",
         text(&out)
     );
-    let out = repo.manage(&["experiment", "keep"]);
+    let out = repo.gluers(&["experiment", "keep"]);
     assert_ne!(out.status.code(), Some(0), "a crash cannot be kept");
-    ok(repo.manage(&["experiment", "discard"]));
+    ok(repo.gluers(&["experiment", "discard"]));
     assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
 
     // 5. A timeout: the work task hangs. Killed, recorded as timeout.
@@ -251,7 +280,7 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         "src/tasks/predict.rs",
         &predict.replace("let features: Vec<Features>", "std::thread::sleep(std::time::Duration::from_secs(600));\n        let features: Vec<Features>"),
     );
-    let out = repo.manage(&[
+    let out = repo.gluers(&[
         "experiment",
         "run",
         "-m",
@@ -265,7 +294,7 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         "{}",
         text(&out)
     );
-    ok(repo.manage(&["experiment", "discard"]));
+    ok(repo.gluers(&["experiment", "discard"]));
     assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
 
     // The log holds exactly those rows, in order.
@@ -303,8 +332,8 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         "log files stay untracked"
     );
 
-    let status = ok(repo.manage(&["experiment", "status"]));
+    let status = ok(repo.gluers(&["experiment", "status"]));
     assert!(status.contains("experiment/forecast"), "{status}");
-    ok(repo.manage(&["experiment", "report", "--out", "progress.svg"]));
+    ok(repo.gluers(&["experiment", "report", "--out", "progress.svg"]));
     assert!(repo.read("progress.svg").contains("<svg"));
 }

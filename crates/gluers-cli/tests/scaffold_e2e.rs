@@ -1,7 +1,8 @@
-//! End to end: a project made by `gluers::scaffold::new_project` builds and
-//! runs as it is, and a module added by `start_module` builds and runs too.
+//! End to end: a project made by `gluers new` builds and runs as it is, and
+//! a module added by the project binary's `startmodule` builds and runs too.
 //!
-//! The generated crate depends on this checkout's `crates/gluers` and is
+//! The generated crate depends on this checkout's `crates/gluers` (the
+//! default of a `gluers` built from a checkout) and is
 //! built into the same target directory as this test ($CARGO_TARGET_DIR when
 //! set, else the one this test binary lives in), with this workspace's
 //! `Cargo.lock` as its starting lock file, so that its registry dependencies
@@ -12,13 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use gluers::scaffold::{new_project, start_module, NewProjectOptions};
-
 const PROJECT: &str = "scaffold-e2e";
 const MODULE: &str = "weather-feed";
 
-fn gluers_crate() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The workspace root of this checkout.
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The target directory to build the generated project in.
@@ -166,14 +166,21 @@ fn run_folders(project: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_new_project_builds_runs_and_grows_a_module() {
     let tmp = tempfile::tempdir().unwrap();
-    let project = new_project(&NewProjectOptions {
-        name: PROJECT.to_string(),
-        dir: tmp.path().to_path_buf(),
-        gluers_path: Some(gluers_crate()),
-    })
-    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gluers"))
+        .args(["new", PROJECT, "--path"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gluers new: {}", text(&out.stderr));
+    let project = tmp.path().join(PROJECT);
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    let runtime = std::fs::canonicalize(workspace().join("crates/gluers")).unwrap();
+    assert!(
+        manifest.contains(&format!("gluers = {{ path = \"{}\" }}", runtime.display())),
+        "the project depends on this checkout's runtime crate: {manifest}"
+    );
     // Start from this workspace's lock: the same dependency versions, already built.
-    let lock = gluers_crate().join("../../Cargo.lock");
+    let lock = workspace().join("Cargo.lock");
     if lock.is_file() {
         std::fs::copy(&lock, project.join("Cargo.lock")).unwrap();
     }
@@ -232,8 +239,12 @@ fn a_new_project_builds_runs_and_grows_a_module() {
         "{describe}"
     );
 
-    let written = start_module(&project, MODULE).unwrap();
-    assert_eq!(written.len(), 4, "{written:?}");
+    let out = run(&project, &exe, &["startmodule", MODULE]);
+    let written = text(&out.stdout);
+    assert_eq!(
+        written,
+        "created src/weather_feed/mod.rs\ncreated src/weather_feed/tasks.rs\ncreated configs/weather-feed.yaml\nupdated src/main.rs\nrun it: cargo manage dag weather-feed\n"
+    );
     let exe = build(&project);
     let out = run(&project, &exe, &["dag", MODULE]);
     assert!(

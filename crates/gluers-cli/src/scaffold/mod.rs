@@ -1,18 +1,4 @@
-//! Scaffolding: a new project that builds and runs at once (`gluers new`),
-//! and a new module in an existing one (`cargo manage startmodule`).
-//!
-//! ```no_run
-//! use gluers::scaffold::{new_project, start_module, NewProjectOptions};
-//!
-//! let project = new_project(&NewProjectOptions {
-//!     name: "energy-forecast".to_string(),
-//!     dir: ".".into(),
-//!     gluers_path: None,
-//! })?;
-//! // `cd energy-forecast && cargo manage dag sample` now runs the sample DAG.
-//! let written = start_module(&project, "weather")?;
-//! # Ok::<(), gluers::scaffold::ScaffoldError>(())
-//! ```
+//! `gluers new NAME`: a new project that builds and runs at once.
 //!
 //! A new project holds:
 //!
@@ -30,29 +16,21 @@
 //!   src/sample/evaluation.rs  one evaluation task with documented metrics
 //! ```
 //!
-//! [`start_module`] adds `src/<ident>/{mod.rs,tasks.rs}` (a DAG labelled with
-//! the module's name and one work task) and `<config_dir>/<name>.yaml`, and
-//! inserts `mod <ident>;` and `.dags(<ident>::dags())` in `src/main.rs`
-//! before the `// gluers:modules` and `// gluers:dags` marker lines. A name
-//! may contain `-`; the Rust identifier maps it to `_`.
+//! `src/main.rs` carries the `// gluers:modules` and `// gluers:dags` marker
+//! lines at which the project binary's `startmodule NAME` (in the runtime
+//! crate) wires new modules in. Names follow [`gluers_formats::name`], the
+//! rules `startmodule` applies to modules.
 //!
-//! Nothing is ever overwritten, and a step that fails removes what the call
-//! had created.
+//! Nothing is ever overwritten, and a failure removes what was created.
 
-mod name;
 mod render;
-mod wire;
 
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use gluers_formats::name::{self, NameError, NameKind};
 use minijinja::context;
-
-use crate::error::GluersError;
-use crate::settings::Settings;
-use name::NameKind;
-pub use wire::{DAGS_MARKER, MODULES_MARKER};
 
 /// The version of gluers a project depends on when no local checkout is given.
 pub const GLUERS_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -70,59 +48,18 @@ pub struct NewProjectOptions {
     pub gluers_path: Option<PathBuf>,
 }
 
-/// Why a project or module could not be created. Each message is one line
-/// that says what, where and what to do.
+/// Why a project could not be created. Each message is one line that says
+/// what, where and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
-    /// The project or module name cannot be used.
-    #[error("invalid {kind} name {name:?}: {reason}")]
-    InvalidName {
-        /// `project` or `module`.
-        kind: &'static str,
-        /// The refused name.
-        name: String,
-        /// Why, and what to do.
-        reason: String,
-    },
+    /// The project name cannot be used.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
     /// The project's folder already exists.
     #[error("{path} already exists: choose another project name or folder, or move it away first")]
     ProjectExists {
         /// The folder that is in the way.
         path: PathBuf,
-    },
-    /// A file or folder of the module already exists.
-    #[error("module `{name}` already exists: {path} is in the way; choose another name, or remove it first")]
-    ModuleExists {
-        /// The module's name.
-        name: String,
-        /// What is in the way.
-        path: PathBuf,
-    },
-    /// `src/main.rs` already declares the module.
-    #[error("{path} already declares `mod {ident};`: choose another module name, or remove that line first")]
-    ModuleDeclared {
-        /// The project's `src/main.rs`.
-        path: PathBuf,
-        /// The module's identifier.
-        ident: String,
-    },
-    /// The folder is not a project folder.
-    #[error("{dir} is not a gluers project: it has no {missing}; run this in the folder of the project's Cargo.toml")]
-    NotAProject {
-        /// The folder given.
-        dir: PathBuf,
-        /// The file that is missing.
-        missing: &'static str,
-    },
-    /// `src/main.rs` lacks a marker line that says where to wire modules in.
-    #[error("{path} has no `{marker}` line: add it on a line of its own {place}, then try again")]
-    MissingMarker {
-        /// The project's `src/main.rs`.
-        path: PathBuf,
-        /// The missing marker.
-        marker: &'static str,
-        /// Where the marker belongs.
-        place: &'static str,
     },
     /// The local gluers checkout is not usable.
     #[error(
@@ -134,9 +71,6 @@ pub enum ScaffoldError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The project's settings could not be read (to find its config folder).
-    #[error(transparent)]
-    Settings(#[from] GluersError),
     /// A file operation failed.
     #[error("cannot {action} {path}: {source}")]
     Io {
@@ -204,105 +138,6 @@ pub fn new_project(opts: &NewProjectOptions) -> Result<PathBuf, ScaffoldError> {
     }
     rollback.disarm();
     Ok(root)
-}
-
-/// Adds the module `name` to the project in `project_dir` and returns the
-/// files written: the new ones, then `src/main.rs`.
-///
-/// Creates `src/<ident>/mod.rs` (a DAG labelled `name` with one work task),
-/// `src/<ident>/tasks.rs` and `<config_dir>/<name>.yaml`, and wires the
-/// module into `src/main.rs` at its marker lines. Refuses an invalid name,
-/// an existing module (`src/<ident>/`, `src/<ident>.rs`, the config file or
-/// a `mod <ident>;` line), and a `main.rs` without the markers.
-pub fn start_module(project_dir: &Path, name: &str) -> Result<Vec<PathBuf>, ScaffoldError> {
-    let name = name::check(NameKind::Module, name)?;
-    if !project_dir.join("Cargo.toml").is_file() {
-        return Err(ScaffoldError::NotAProject {
-            dir: project_dir.to_path_buf(),
-            missing: "Cargo.toml",
-        });
-    }
-    let main_path = project_dir.join("src").join("main.rs");
-    let main = match fs::read_to_string(&main_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(ScaffoldError::NotAProject {
-                dir: project_dir.to_path_buf(),
-                missing: "src/main.rs",
-            })
-        }
-        Err(e) => return Err(io_error("read", &main_path)(e)),
-    };
-    let config_dir = Settings::load(project_dir)?.config_dir;
-
-    let module_dir = project_dir.join("src").join(&name.ident);
-    let outputs: Vec<(&render::Template, PathBuf)> = render::MODULE
-        .iter()
-        .map(|t| {
-            let rel = t.output_path(&name.text, &name.ident);
-            let path = match rel.strip_prefix("configs/") {
-                Some(file) => config_dir.join(file),
-                None => project_dir.join(rel),
-            };
-            (t, path)
-        })
-        .collect();
-    let single_file = project_dir.join("src").join(format!("{}.rs", name.ident));
-    let in_the_way = [&module_dir, &single_file]
-        .into_iter()
-        .chain(outputs.iter().map(|(_, p)| p))
-        .find(|p| p.symlink_metadata().is_ok());
-    if let Some(path) = in_the_way {
-        return Err(ScaffoldError::ModuleExists {
-            name: name.text,
-            path: path.clone(),
-        });
-    }
-    let wired = wire::wire_module(&main, &name.ident).map_err(|e| match e {
-        wire::WireError::MissingMarker(marker) => ScaffoldError::MissingMarker {
-            path: main_path.clone(),
-            marker,
-            place: if marker == MODULES_MARKER {
-                "after the `mod` lines at the top"
-            } else {
-                "in the `gluers::Project::new(...)` chain of `main`, before `.main()`"
-            },
-        },
-        wire::WireError::AlreadyDeclared => ScaffoldError::ModuleDeclared {
-            path: main_path.clone(),
-            ident: name.ident.clone(),
-        },
-    })?;
-
-    let mut rollback = Rollback::new();
-    fs::create_dir(&module_dir).map_err(|e| match e.kind() {
-        ErrorKind::AlreadyExists => ScaffoldError::ModuleExists {
-            name: name.text.clone(),
-            path: module_dir.clone(),
-        },
-        _ => io_error("create the folder", &module_dir)(e),
-    })?;
-    rollback.push(module_dir.clone());
-    let vars = context! { name => &name.text, ident => &name.ident };
-    let mut written = Vec::new();
-    for (template, path) in &outputs {
-        let text = template.render(&vars)?;
-        if !path.starts_with(&module_dir) {
-            rollback.push(path.clone());
-        }
-        write_new(path, &text)?;
-        written.push(path.clone());
-    }
-    let permissions = fs::metadata(&main_path)
-        .map_err(io_error("read", &main_path))?
-        .permissions();
-    crate::write_atomic(&main_path, wired.as_bytes()).map_err(io_error("write", &main_path))?;
-    // The atomic write goes through a private temporary file: restore the mode.
-    fs::set_permissions(&main_path, permissions)
-        .map_err(io_error("set the permissions of", &main_path))?;
-    rollback.disarm();
-    written.push(main_path);
-    Ok(written)
 }
 
 /// Writes a new file, creating its folder; never replaces an existing file.

@@ -1,4 +1,5 @@
-//! The templates of generated files, compiled in and rendered with minijinja.
+//! The templates of a new project's files, compiled in and rendered with
+//! minijinja (strict: an undefined variable is an error).
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
@@ -39,13 +40,6 @@ pub(crate) const PROJECT: &[Template] = &[
     template!("project/settings.toml.j2" => "configs/settings.toml"),
 ];
 
-/// The files of a new module.
-pub(crate) const MODULE: &[Template] = &[
-    template!("module/mod.rs.j2" => "src/{ident}/mod.rs"),
-    template!("module/tasks.rs.j2" => "src/{ident}/tasks.rs"),
-    template!("module/config.yaml.j2" => "configs/{name}.yaml"),
-];
-
 impl Template {
     /// The output path for a name and identifier.
     pub(crate) fn output_path(&self, name: &str, ident: &str) -> String {
@@ -73,7 +67,13 @@ impl Template {
     fn error(&self, e: &minijinja::Error) -> ScaffoldError {
         ScaffoldError::Template {
             template: self.name,
-            message: crate::settings::one_line(&e.to_string()),
+            message: e
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
@@ -93,21 +93,16 @@ mod tests {
             assert!(text.ends_with('\n'), "{} lost its trailing newline", t.name);
             assert!(!text.contains("{{") && !text.contains("{%"), "{}", t.name);
         }
-        let module = minijinja::context! { name => "clean-up", ident => "clean_up" };
-        for t in MODULE {
-            let text = t.render(&module).unwrap();
-            assert!(text.ends_with('\n'), "{} lost its trailing newline", t.name);
-        }
     }
 
     #[test]
     fn a_missing_variable_is_an_error_not_an_empty_string() {
-        let err = MODULE[0]
-            .render(&minijinja::context! { ident => "x" })
+        let err = PROJECT[0]
+            .render(&minijinja::context! { name => "x" })
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("module/mod.rs.j2") && !err.contains('\n'),
+            err.contains("project/Cargo.toml.j2") && !err.contains('\n'),
             "{err}"
         );
     }

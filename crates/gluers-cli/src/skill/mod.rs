@@ -1,7 +1,11 @@
-//! Agent instructions: `cargo manage skill {claude,cursor,github,codex}`.
+//! Agent instructions: `gluers skill {claude,cursor,github,codex}`.
 //!
 //! Writes the files that teach a coding agent how this project's pipelines
-//! work and how to run the experiment loop:
+//! work and how to run the experiment loop with `gluers experiment`. In a
+//! gluers Rust project the skill covers the framework (`cargo manage ...`)
+//! and the loop; in a Gluepy project (Gluepy documents itself) only the
+//! loop, whose commands read `gluers experiment --project-cmd "python
+//! manage.py" ...`, with `references/experiments.md` as the only reference.
 //!
 //! | target   | files                                                                  |
 //! |----------|------------------------------------------------------------------------|
@@ -25,6 +29,48 @@ use std::path::{Path, PathBuf};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior};
+
+use crate::project::GLUEPY_PROJECT_CMD;
+
+/// The project the instructions are for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkillProject {
+    /// The project folder: the files are written under it.
+    pub dir: PathBuf,
+    /// The project's name, as the instructions call it (a Cargo package
+    /// name, or a Gluepy project's folder name).
+    pub name: String,
+    /// Whether it is a Gluepy project rather than a gluers Rust one.
+    pub gluepy: bool,
+}
+
+impl SkillProject {
+    /// A gluers Rust project: the package in `dir`, called `name`.
+    pub fn rust(dir: impl Into<PathBuf>, name: impl Into<String>) -> Self {
+        SkillProject {
+            dir: dir.into(),
+            name: name.into(),
+            gluepy: false,
+        }
+    }
+
+    /// A Gluepy project: `manage.py` in `dir`.
+    pub fn gluepy(dir: impl Into<PathBuf>, name: impl Into<String>) -> Self {
+        SkillProject {
+            gluepy: true,
+            ..SkillProject::rust(dir, name)
+        }
+    }
+
+    /// How the instructions spell the experiment command.
+    fn experiment_command(&self) -> String {
+        if self.gluepy {
+            format!("gluers experiment --project-cmd \"{GLUEPY_PROJECT_CMD}\"")
+        } else {
+            "gluers experiment".to_string()
+        }
+    }
+}
 
 /// The agent to write instructions for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -100,7 +146,7 @@ pub enum SkillError {
     },
     /// The project name cannot go into the instructions.
     #[error(
-        "project name {name:?} is not a Cargo package name; use letters, digits, '-' and '_' only"
+        "project name {name:?} cannot go into the instructions; use letters, digits, '-' and '_' only"
     )]
     ProjectName {
         /// The name given.
@@ -137,7 +183,7 @@ pub enum SkillError {
     },
     /// `AGENTS.md` has gluers markers that do not pair up.
     #[error(
-        "{}: {problem}; fix the gluers marker lines by hand (or delete them to append a new section), then run `cargo manage skill codex` again",
+        "{}: {problem}; fix the gluers marker lines by hand (or delete them to append a new section), then run `gluers skill codex` again",
         path.display()
     )]
     Markers {
@@ -192,25 +238,16 @@ const TEMPLATES: [(&str, &str); 4] = [
     ),
 ];
 
-/// Writes the agent instructions for `target` into `project_dir`.
+/// Writes the agent instructions for `target` into the project's folder.
 ///
-/// `project_name` (the Cargo package name) appears in the instructions.
-/// Returns which files were written and which were already up to date.
-///
-/// ```no_run
-/// use gluers::skill::{install_skill, SkillTarget};
-///
-/// let report = install_skill(SkillTarget::Claude, std::path::Path::new("."), "forecast")?;
-/// for path in &report.written {
-///     println!("wrote {}", path.display());
-/// }
-/// # Ok::<(), gluers::skill::SkillError>(())
-/// ```
+/// The project's name appears in the instructions. Returns which files were
+/// written and which were already up to date, relative to the project folder.
 pub fn install_skill(
     target: SkillTarget,
-    project_dir: &Path,
-    project_name: &str,
+    project: &SkillProject,
 ) -> Result<SkillReport, SkillError> {
+    let project_dir = project.dir.as_path();
+    let project_name = project.name.as_str();
     if !project_dir.is_dir() {
         return Err(SkillError::ProjectDir {
             path: project_dir.to_path_buf(),
@@ -227,7 +264,7 @@ pub fn install_skill(
         });
     }
 
-    let files = render(target, project_name)?;
+    let files = render(target, project)?;
     let mut report = SkillReport::default();
     for file in files {
         let path = project_dir.join(&file.path);
@@ -274,7 +311,8 @@ struct Rendered {
 }
 
 /// Renders every file of `target`.
-fn render(target: SkillTarget, project_name: &str) -> Result<Vec<Rendered>, SkillError> {
+fn render(target: SkillTarget, project: &SkillProject) -> Result<Vec<Rendered>, SkillError> {
+    let project_name = project.name.as_str();
     let mut env = Environment::new();
     let syntax = SyntaxConfig::builder()
         .trim_blocks(true)
@@ -296,7 +334,7 @@ fn render(target: SkillTarget, project_name: &str) -> Result<Vec<Rendered>, Skil
     }
 
     let skill_dir = target.skill_dir();
-    let regen = format!("cargo manage skill {}", target.name());
+    let regen = format!("gluers skill {}", target.name());
     let yaml_header = format!(
         "# Generated by gluers for {project_name}. Do not edit: `{regen}` rewrites this file."
     );
@@ -311,6 +349,8 @@ fn render(target: SkillTarget, project_name: &str) -> Result<Vec<Rendered>, Skil
         has_command => target.command().is_some(),
         yaml_header,
         md_header,
+        gluepy => project.gluepy,
+        experiment => project.experiment_command(),
     };
     let render = |template: &'static str| {
         env.get_template(template)
@@ -331,7 +371,7 @@ fn render(target: SkillTarget, project_name: &str) -> Result<Vec<Rendered>, Skil
         content: render("SKILL.md")?,
         kind: Kind::Whole,
     });
-    for (name, _) in REFERENCES {
+    for (name, _) in references(project) {
         files.push(Rendered {
             path: Path::new(skill_dir).join("references").join(name),
             content: render(name)?,
@@ -346,6 +386,17 @@ fn render(target: SkillTarget, project_name: &str) -> Result<Vec<Rendered>, Skil
         });
     }
     Ok(files)
+}
+
+/// The reference pages of a project: all of them for a gluers project, only
+/// the experiment loop for a Gluepy one (its framework documents itself).
+fn references(
+    project: &SkillProject,
+) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let gluepy = project.gluepy;
+    REFERENCES
+        .iter()
+        .filter(move |(name, _)| !gluepy || *name == "experiments.md")
 }
 
 /// Puts `section` (which starts with [`AGENTS_BEGIN`] and ends with

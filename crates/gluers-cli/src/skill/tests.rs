@@ -1,5 +1,10 @@
 use super::*;
 
+/// The `forecast` gluers project in `dir`.
+fn rust(dir: &Path) -> SkillProject {
+    SkillProject::rust(dir, "forecast")
+}
+
 const ALL: [SkillTarget; 4] = [
     SkillTarget::Claude,
     SkillTarget::Cursor,
@@ -60,7 +65,7 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
 fn every_target_writes_its_files_and_nothing_else() {
     for target in ALL {
         let dir = tempfile::tempdir().unwrap();
-        let report = install_skill(target, dir.path(), "forecast").unwrap();
+        let report = install_skill(target, &rust(dir.path())).unwrap();
         assert_eq!(report.written, expected_files(target), "{target}");
         assert!(report.unchanged.is_empty());
         let mut expected = expected_files(target);
@@ -73,8 +78,8 @@ fn every_target_writes_its_files_and_nothing_else() {
 fn every_file_says_it_is_generated_and_how_to_regenerate() {
     for target in ALL {
         let dir = tempfile::tempdir().unwrap();
-        install_skill(target, dir.path(), "forecast").unwrap();
-        let regen = format!("`cargo manage skill {target}`");
+        install_skill(target, &rust(dir.path())).unwrap();
+        let regen = format!("`gluers skill {target}`");
         for path in expected_files(target) {
             let text = read(dir.path(), &path);
             let head: String = text.lines().take(2).collect::<Vec<_>>().join("\n");
@@ -97,7 +102,7 @@ fn every_file_says_it_is_generated_and_how_to_regenerate() {
 fn skill_files_have_the_front_matter_skills_need() {
     for target in ALL {
         let dir = tempfile::tempdir().unwrap();
-        install_skill(target, dir.path(), "forecast").unwrap();
+        install_skill(target, &rust(dir.path())).unwrap();
         let skill = read(dir.path(), Path::new(target.skill_dir()).join("SKILL.md"));
         let front = front_matter(&skill);
         let yaml: serde_norway::Mapping = serde_norway::from_str(front).unwrap();
@@ -113,7 +118,7 @@ fn skill_files_have_the_front_matter_skills_need() {
 #[test]
 fn claude_command_declares_its_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    install_skill(SkillTarget::Claude, dir.path(), "forecast").unwrap();
+    install_skill(SkillTarget::Claude, &rust(dir.path())).unwrap();
     let command = read(dir.path(), ".claude/commands/experiment.md");
     let yaml: serde_norway::Mapping = serde_norway::from_str(front_matter(&command)).unwrap();
     let arguments: Vec<&str> = yaml
@@ -136,7 +141,7 @@ fn claude_command_declares_its_arguments() {
 #[test]
 fn cursor_command_reads_its_arguments_from_the_message() {
     let dir = tempfile::tempdir().unwrap();
-    install_skill(SkillTarget::Cursor, dir.path(), "forecast").unwrap();
+    install_skill(SkillTarget::Cursor, &rust(dir.path())).unwrap();
     let command = read(dir.path(), ".cursor/commands/experiment.md");
     let yaml: serde_norway::Mapping = serde_norway::from_str(front_matter(&command)).unwrap();
     assert!(yaml.get("argument-hint").is_some());
@@ -149,7 +154,7 @@ fn cursor_command_reads_its_arguments_from_the_message() {
 fn second_run_changes_nothing() {
     for target in ALL {
         let dir = tempfile::tempdir().unwrap();
-        install_skill(target, dir.path(), "forecast").unwrap();
+        install_skill(target, &rust(dir.path())).unwrap();
         let before: Vec<(PathBuf, Vec<u8>)> = tree(dir.path())
             .into_iter()
             .map(|p| {
@@ -157,7 +162,7 @@ fn second_run_changes_nothing() {
                 (p, bytes)
             })
             .collect();
-        let report = install_skill(target, dir.path(), "forecast").unwrap();
+        let report = install_skill(target, &rust(dir.path())).unwrap();
         assert!(report.written.is_empty(), "{target}: {:?}", report.written);
         assert_eq!(report.unchanged, expected_files(target));
         let after: Vec<(PathBuf, Vec<u8>)> = tree(dir.path())
@@ -174,10 +179,10 @@ fn second_run_changes_nothing() {
 #[test]
 fn an_edited_file_is_rewritten_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    install_skill(SkillTarget::Github, dir.path(), "forecast").unwrap();
+    install_skill(SkillTarget::Github, &rust(dir.path())).unwrap();
     let skill = dir.path().join(".github/skills/gluers/SKILL.md");
     std::fs::write(&skill, "edited").unwrap();
-    let report = install_skill(SkillTarget::Github, dir.path(), "forecast").unwrap();
+    let report = install_skill(SkillTarget::Github, &rust(dir.path())).unwrap();
     assert_eq!(
         report.written,
         [PathBuf::from(".github/skills/gluers/SKILL.md")]
@@ -198,7 +203,7 @@ fn foreign_files_are_untouched() {
         std::fs::write(path, "mine\n").unwrap();
     }
     for _ in 0..2 {
-        install_skill(SkillTarget::Claude, dir.path(), "forecast").unwrap();
+        install_skill(SkillTarget::Claude, &rust(dir.path())).unwrap();
         for path in [&other_skill, &other_command, &other_reference] {
             assert_eq!(std::fs::read_to_string(path).unwrap(), "mine\n");
         }
@@ -215,7 +220,7 @@ fn agents_md_keeps_the_text_around_the_section() {
     )
     .unwrap();
 
-    install_skill(SkillTarget::Codex, dir.path(), "forecast").unwrap();
+    install_skill(SkillTarget::Codex, &rust(dir.path())).unwrap();
     let first = std::fs::read_to_string(&agents).unwrap();
     assert!(first.starts_with("# Team rules\n\nRun `cargo test` before pushing.\n\n"));
     assert_eq!(first.matches(AGENTS_BEGIN).count(), 1);
@@ -224,7 +229,7 @@ fn agents_md_keeps_the_text_around_the_section() {
     // Text added after the section, and a stale section, by hand.
     let edited = first.replace("## gluers", "## gluers (old)") + "\n## After\n\nkeep me\n";
     std::fs::write(&agents, &edited).unwrap();
-    let report = install_skill(SkillTarget::Codex, dir.path(), "forecast").unwrap();
+    let report = install_skill(SkillTarget::Codex, &rust(dir.path())).unwrap();
     assert_eq!(report.written, [PathBuf::from("AGENTS.md")]);
     let second = std::fs::read_to_string(&agents).unwrap();
     assert_eq!(second, first.clone() + "\n## After\n\nkeep me\n");
@@ -234,17 +239,17 @@ fn agents_md_keeps_the_text_around_the_section() {
         "replaced, not duplicated"
     );
 
-    let report = install_skill(SkillTarget::Codex, dir.path(), "forecast").unwrap();
+    let report = install_skill(SkillTarget::Codex, &rust(dir.path())).unwrap();
     assert!(report.written.is_empty());
 }
 
 #[test]
 fn agents_md_is_created_when_missing() {
     let dir = tempfile::tempdir().unwrap();
-    install_skill(SkillTarget::Codex, dir.path(), "forecast").unwrap();
+    install_skill(SkillTarget::Codex, &rust(dir.path())).unwrap();
     let text = read(dir.path(), "AGENTS.md");
     assert!(text.starts_with(&format!("{AGENTS_BEGIN}\n")));
-    assert!(text.contains("`cargo manage skill codex`"));
+    assert!(text.contains("`gluers skill codex`"));
     assert!(text.contains(".agents/skills/gluers/SKILL.md"));
 }
 
@@ -285,7 +290,7 @@ fn broken_markers_are_refused_and_the_file_kept() {
     for case in cases {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("AGENTS.md"), &case).unwrap();
-        let err = install_skill(SkillTarget::Codex, dir.path(), "forecast").unwrap_err();
+        let err = install_skill(SkillTarget::Codex, &rust(dir.path())).unwrap_err();
         assert!(matches!(err, SkillError::Markers { .. }), "{err}");
         let message = err.to_string();
         assert!(message.starts_with("AGENTS.md: ") && !message.contains('\n'));
@@ -297,11 +302,12 @@ fn broken_markers_are_refused_and_the_file_kept() {
 fn bad_input_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["", "has space", "a\nb", "<!-- x -->"] {
-        let err = install_skill(SkillTarget::Claude, dir.path(), name).unwrap_err();
+        let err =
+            install_skill(SkillTarget::Claude, &SkillProject::rust(dir.path(), name)).unwrap_err();
         assert!(matches!(err, SkillError::ProjectName { .. }));
     }
     let missing = dir.path().join("missing");
-    let err = install_skill(SkillTarget::Claude, &missing, "forecast").unwrap_err();
+    let err = install_skill(SkillTarget::Claude, &rust(&missing)).unwrap_err();
     assert!(matches!(err, SkillError::ProjectDir { .. }));
     assert!(!missing.exists());
     assert_eq!(tree(dir.path()), Vec::<PathBuf>::new());
@@ -312,12 +318,119 @@ fn bad_input_is_an_error_not_a_panic() {
 fn files_are_readable_by_everyone() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    install_skill(SkillTarget::Claude, dir.path(), "forecast").unwrap();
+    install_skill(SkillTarget::Claude, &rust(dir.path())).unwrap();
     let mode = std::fs::metadata(dir.path().join(".claude/skills/gluers/SKILL.md"))
         .unwrap()
         .permissions()
         .mode();
     assert_eq!(mode & 0o044, 0o044, "{mode:o}");
+}
+
+/// Every `gluers experiment ...` command the files show, as written: in
+/// backticks, or on a line of its own in a code block (not in prose).
+fn experiment_commands(text: &str) -> Vec<&str> {
+    text.match_indices("gluers experiment")
+        .filter(|(at, _)| {
+            let before = &text[..*at];
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            before.ends_with('`') || before[line_start..].trim().is_empty()
+        })
+        .map(|(at, _)| {
+            let rest = &text[at..];
+            let end = rest.find(['`', '\n']).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+#[test]
+fn rust_projects_run_experiments_with_the_gluers_binary() {
+    for target in ALL {
+        let dir = tempfile::tempdir().unwrap();
+        install_skill(target, &rust(dir.path())).unwrap();
+        let mut verbs = Vec::new();
+        for path in expected_files(target) {
+            let text = read(dir.path(), &path);
+            assert!(
+                !text.contains("cargo manage experiment") && !text.contains("cargo manage skill"),
+                "{}: {text}",
+                path.display()
+            );
+            assert!(!text.contains("--project-cmd"), "{}", path.display());
+            verbs.extend(experiment_commands(&text).into_iter().map(str::to_string));
+        }
+        for verb in ["init", "run", "keep", "discard"] {
+            assert!(
+                verbs
+                    .iter()
+                    .any(|c| c.starts_with(&format!("gluers experiment {verb}"))),
+                "{target}: no `gluers experiment {verb}` in {verbs:?}"
+            );
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    install_skill(SkillTarget::Claude, &rust(dir.path())).unwrap();
+    let loop_doc = read(
+        dir.path(),
+        ".claude/skills/gluers/references/experiments.md",
+    );
+    for verb in ["status", "log", "report", "verify"] {
+        assert!(
+            loop_doc.contains(&format!("`gluers experiment {verb}")),
+            "{verb}"
+        );
+    }
+}
+
+/// What a Gluepy project gets: the skill, the loop reference, the command.
+fn expected_gluepy_files(target: SkillTarget) -> Vec<PathBuf> {
+    expected_files(target)
+        .into_iter()
+        .filter(|p| {
+            p.parent().and_then(Path::file_name) != Some("references".as_ref())
+                || p.file_name() == Some("experiments.md".as_ref())
+        })
+        .collect()
+}
+
+#[test]
+fn gluepy_projects_get_the_loop_with_their_project_command() {
+    for target in ALL {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("manage.py"), "").unwrap();
+        let project = SkillProject::gluepy(dir.path(), "shop-forecast");
+        let report = install_skill(target, &project).unwrap();
+        assert_eq!(report.written, expected_gluepy_files(target), "{target}");
+        let mut expected = expected_gluepy_files(target);
+        expected.push("manage.py".into());
+        expected.sort();
+        assert_eq!(tree(dir.path()), expected, "{target}: no stray files");
+        let mut commands = 0;
+        for path in expected_gluepy_files(target) {
+            let text = read(dir.path(), &path);
+            assert!(
+                !text.contains("{{") && !text.contains("{%"),
+                "{}",
+                path.display()
+            );
+            assert!(!text.contains("cargo"), "{}: {text}", path.display());
+            for command in experiment_commands(&text) {
+                assert!(
+                    command.starts_with("gluers experiment --project-cmd \"python manage.py\""),
+                    "{}: {command}",
+                    path.display()
+                );
+                commands += 1;
+            }
+        }
+        assert!(commands >= 4, "{target}: {commands} experiment commands");
+        let skill = read(dir.path(), Path::new(target.skill_dir()).join("SKILL.md"));
+        let yaml: serde_norway::Mapping = serde_norway::from_str(front_matter(&skill)).unwrap();
+        let description = yaml.get("description").and_then(|v| v.as_str()).unwrap();
+        assert!(description.contains("Gluepy") && description.len() <= 1024);
+        assert!(skill.contains("shop-forecast") && skill.contains("python manage.py dag"));
+        assert!(!has_positional_placeholder(&skill));
+    }
 }
 
 /// The YAML between the first two `---` lines.
