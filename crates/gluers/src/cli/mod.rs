@@ -30,7 +30,7 @@ pub struct GlobalArgs {
 #[command(
     about = "Runs this project's DAGs, compares and describes their runs.",
     long_about = None,
-    after_help = "Run `<command> --help` for a command's options. Settings: configs/settings.toml (or $GLUERS_SETTINGS).\nExperiments and agent skills: the installed gluers binary (gluers experiment ..., gluers skill ...).",
+    after_help = "Run `<command> --help` for a command's options. Settings: configs/settings.toml (or $GLUERS_SETTINGS).\n\nExperiments and agent skills: the installed `gluers` binary (gluers --help).",
     disable_help_subcommand = true,
 )]
 pub struct ProjectCli {
