@@ -26,8 +26,9 @@
 # run after init is reported separately. Results also go to
 # bench/results/engine_overhead.txt.
 #
-# Cargo: CARGO_TARGET_DIR is honoured (sharing it with the workspace reuses
-# compiled dependencies); otherwise the copy builds into its own target/.
+# The engine is this checkout's `gluers` binary (package gluers-cli), built
+# first. Cargo: CARGO_TARGET_DIR is honoured (sharing it with the workspace
+# reuses compiled dependencies); otherwise the copy builds into its own target/.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -56,6 +57,10 @@ cleanup() {
 trap cleanup EXIT
 PROJ="$TMP/proj"
 mkdir -p "$PROJ"
+
+say "building the gluers binary"
+(cd "$REPO" && cargo build --quiet -p gluers-cli)
+GLUERS="${CARGO_TARGET_DIR:-$REPO/target}/debug/gluers"
 
 # ---- 1. the project ------------------------------------------------------------
 say "project in $PROJ"
@@ -101,7 +106,7 @@ sync
 # ---- 3. init -----------------------------------------------------------------------
 say "experiment init (hashes the frozen folder, builds the sealed evaluator, runs the baseline)"
 t0=$(date +%s.%N)
-cargo run --quiet -- experiment init bench --goal x --freeze data/frozen >"$TMP/init.out"
+"$GLUERS" experiment init bench --goal x --freeze data/frozen >"$TMP/init.out"
 t1=$(date +%s.%N)
 INIT_S=$(echo "$t1 - $t0" | bc -l)
 
@@ -112,13 +117,13 @@ LINES="$TMP/timings.txt"
 one_run() { # $1 label, $2 description
     local start end
     start=$(date +%s.%N)
-    cargo run --quiet -- experiment run -m "$2" >"$TMP/run.out" || {
+    "$GLUERS" experiment run -m "$2" >"$TMP/run.out" || {
         cat "$TMP/run.out" >&2
         exit 1
     }
     end=$(date +%s.%N)
     printf '%s\t%s\t%s\n' "$1" "$(echo "($end - $start) * 1000" | bc -l)" "$(timings_line)" >>"$LINES"
-    cargo run --quiet -- experiment discard >/dev/null
+    "$GLUERS" experiment discard >/dev/null
 }
 for i in $(seq 1 "$RUNS"); do
     say "run $i/$RUNS"
@@ -164,6 +169,6 @@ t = rows[-1]
 print(f"after touching every frozen file: engine overhead {t[2]['engine overhead']:.1f} ms "
       f"(frozen check {t[2]['frozen check']:.1f} ms: {mb} MiB hashed again)")
 print()
-print("command wall = the whole `cargo run --quiet -- experiment run` (cargo's own start and")
-print("up-to-date check, the engine binary's start, build, work tasks, evaluation).")
+print("command wall = the whole `gluers experiment run` (the engine binary's start, build,")
+print("work tasks, evaluation).")
 EOF

@@ -196,10 +196,10 @@ fi
 
 # ---- (c) forecast pipeline ----------------------------------------------------------
 if want forecast; then
-    say "(c) forecast pipeline on vic_elec_2014.csv"
+    say "(c) forecast pipeline on vic_elec_2014 (train, to_forecast, holdout actuals)"
     rm -rf "$STORE/gluepy-forecast" "$STORE/gluers-forecast"
-    mkdir -p "$STORE/gluers-forecast/input"
-    cp "$GLUERS_FORECAST_DIR/data/input/vic_elec_2014.csv" "$STORE/gluers-forecast/input/"
+    mkdir -p "$STORE/gluers-forecast"
+    cp -R "$GLUERS_FORECAST_DIR/data/input" "$GLUERS_FORECAST_DIR/data/holdout" "$STORE/gluers-forecast/"
     cmds=(-n gluepy "$(q "${gluepy_forecast[@]}")")
     show_metrics gluepy-forecast "${gluepy_forecast[@]}"
     if have_gluers "$GLUERS_FORECAST_BIN" "$GLUERS_FORECAST_DIR" "forecast"; then
@@ -207,8 +207,8 @@ if want forecast; then
     fi
     hf forecast "$RUNS_FORECAST" "${cmds[@]}"
     rm -rf "$STORE/gluepy-forecast" "$STORE/gluers-forecast"
-    mkdir -p "$STORE/gluers-forecast/input"
-    cp "$GLUERS_FORECAST_DIR/data/input/vic_elec_2014.csv" "$STORE/gluers-forecast/input/"
+    mkdir -p "$STORE/gluers-forecast"
+    cp -R "$GLUERS_FORECAST_DIR/data/input" "$GLUERS_FORECAST_DIR/data/holdout" "$STORE/gluers-forecast/"
 fi
 
 # ---- peak RSS of (a) ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 use std::panic::Location;
 use std::sync::Arc;
 
+use crate::storage::normalize_key;
 use crate::task::{EvaluationTask, MetricDoc, Task};
 
 /// The label of the task that starts every run by writing `context.yaml`.
@@ -25,6 +26,8 @@ pub struct Dag {
     /// Where `eval_task` was called: the DAG's evaluation wiring, which the
     /// experiment engine freezes.
     eval_wiring: Option<&'static Location<'static>>,
+    /// Storage paths only evaluation may read, as declared.
+    eval_data: Vec<String>,
 }
 
 /// A registered work task with what the registry knows about it.
@@ -50,6 +53,7 @@ impl Dag {
             tasks: Vec::new(),
             eval_tasks: Vec::new(),
             eval_wiring: None,
+            eval_data: Vec::new(),
         }
     }
 
@@ -77,6 +81,48 @@ impl Dag {
             type_name: std::any::type_name::<E>(),
         });
         self
+    }
+
+    /// Declares a file or folder that only evaluation may read, such as the
+    /// actual values of a holdout period; repeatable.
+    ///
+    /// `path` is a storage path, relative to the storage root (for example
+    /// `holdout/actuals.csv`, read by an evaluation task with
+    /// `ctx.data().root().read_csv(..)`). `dag --describe` lists it, and the
+    /// experiment engine snapshots it at `experiment init` and keeps it out
+    /// of the work tasks' reach; within one plain run gluers does not stop a
+    /// work task from reading it, so keep such data out of the inputs the
+    /// work tasks read. The registry refuses, at start-up, a path that is
+    /// absolute, leaves the storage root, is the root itself or lies under
+    /// `runs/`.
+    ///
+    /// ```
+    /// use gluers::Dag;
+    /// let dag = Dag::new("forecast").eval_data("holdout/actuals.csv");
+    /// assert_eq!(dag.eval_data_paths(), ["holdout/actuals.csv"]);
+    /// ```
+    pub fn eval_data(mut self, path: impl Into<String>) -> Self {
+        self.eval_data.push(path.into());
+        self
+    }
+
+    /// The declared evaluation-only paths, normalised (`./holdout//a.csv`
+    /// reads `holdout/a.csv`) and without repeats, in declaration order.
+    /// Paths the registry would refuse are listed as declared.
+    pub fn eval_data_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::with_capacity(self.eval_data.len());
+        for declared in &self.eval_data {
+            let path = normalize_key(declared).unwrap_or_else(|_| declared.clone());
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        paths
+    }
+
+    /// The declared evaluation-only paths, exactly as declared.
+    pub(crate) fn declared_eval_data(&self) -> &[String] {
+        &self.eval_data
     }
 
     /// The DAG's label.

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use gluers_formats::describe::{Describe, DescribedEvalTask, DescribedMetric, DescribedTask};
 
 use crate::dag::Dag;
 use crate::registry::Registry;
@@ -13,7 +13,8 @@ pub enum DescribeFormat {
     /// Text for people.
     #[default]
     Text,
-    /// JSON for tools (the experiment engine reads it).
+    /// JSON for tools (the experiment engine reads it): a
+    /// [`gluers_formats::Describe`] document.
     Json,
 }
 
@@ -36,6 +37,13 @@ fn describe_text(dag: &Dag) -> String {
     out.push_str("\nwork tasks:\n");
     for (i, entry) in dag.work_entries().iter().enumerate() {
         out.push_str(&format!("  {}. {}\n", i + 1, entry.task.label()));
+    }
+    let eval_data = dag.eval_data_paths();
+    if !eval_data.is_empty() {
+        out.push_str("\nevaluation data (storage paths only evaluation may read):\n");
+        for path in &eval_data {
+            out.push_str(&format!("  {path}\n"));
+        }
     }
     if !dag.has_eval_tasks() {
         out.push_str("\nno evaluation tasks: runs of this DAG log no metrics\n");
@@ -76,42 +84,49 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 fn describe_json(dag: &Dag, package_dir: &Path) -> String {
-    let tasks: Vec<_> = dag
+    describe_document(dag, package_dir).to_json()
+}
+
+/// The `--describe --format json` document of `dag`; source files are named
+/// relative to `package_dir` (the folder of the project's `Cargo.toml`).
+pub fn describe_document(dag: &Dag, package_dir: &Path) -> Describe {
+    let tasks = dag
         .work_entries()
         .iter()
-        .map(|e| json!({ "label": e.task.label(), "type": e.type_name }))
+        .map(|e| DescribedTask {
+            label: e.task.label().to_string(),
+            type_name: e.type_name.to_string(),
+        })
         .collect();
-    let eval_tasks: Vec<_> = dag
+    let eval_tasks = dag
         .eval_entries()
         .iter()
-        .map(|e| {
-            let metrics: Vec<_> = e
+        .map(|e| DescribedEvalTask {
+            label: e.task.label().to_string(),
+            type_name: e.type_name.to_string(),
+            source_file: source_of_type(e.type_name, package_dir).map(|p| rel(&p, package_dir)),
+            metrics: e
                 .task
                 .metrics()
                 .iter()
-                .map(|m| json!({ "name": m.name, "doc": m.doc }))
-                .collect();
-            json!({
-                "label": e.task.label(),
-                "type": e.type_name,
-                "source_file": source_of_type(e.type_name, package_dir).map(|p| rel(&p, package_dir)),
-                "metrics": metrics,
-            })
+                .map(|m| DescribedMetric {
+                    name: m.name.to_string(),
+                    doc: m.doc.to_string(),
+                })
+                .collect(),
         })
         .collect();
-    let wiring = dag
+    let eval_wiring_file = dag
         .eval_wiring()
         .and_then(|loc| locate_compiled_path(loc.file(), package_dir))
         .map(|p| rel(&p, package_dir));
-    let value = json!({
-        "dag": dag.label(),
-        "tasks": tasks,
-        "eval_tasks": eval_tasks,
-        "eval_wiring_file": wiring,
-    });
-    let mut s = serde_json::to_string_pretty(&value).expect("json serialises");
-    s.push('\n');
-    s
+    Describe {
+        dag: dag.label().to_string(),
+        tasks,
+        eval_tasks,
+        eval_wiring_file,
+        eval_data: dag.eval_data_paths(),
+    }
 }
 
 fn rel(path: &Path, base: &Path) -> String {
@@ -192,4 +207,85 @@ pub fn list(registry: &Registry) -> String {
         out.push_str("no DAGs registered\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EvaluationTask, MetricDoc, RunContext, Task, TaskResult};
+
+    struct Fit;
+    impl Task for Fit {
+        fn label(&self) -> &str {
+            "fit"
+        }
+        fn run(&self, _: &mut RunContext) -> TaskResult {
+            Ok(())
+        }
+    }
+
+    struct Score;
+    impl EvaluationTask for Score {
+        fn label(&self) -> &str {
+            "score"
+        }
+        fn metrics(&self) -> Vec<MetricDoc> {
+            vec![MetricDoc::new(
+                "mae",
+                "Mean absolute error. Lower is better.",
+            )]
+        }
+        fn run(&self, _: &mut RunContext) -> TaskResult {
+            Ok(())
+        }
+    }
+
+    fn dag() -> Dag {
+        Dag::new("demo")
+            .task(Fit)
+            .eval_task(Score)
+            .eval_data("holdout/actuals.csv")
+            .eval_data("./labels/")
+    }
+
+    #[test]
+    fn json_lists_tasks_eval_tasks_wiring_and_eval_data() {
+        let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = describe(&dag(), package, DescribeFormat::Json);
+        let doc = Describe::from_json(&text).unwrap();
+        assert_eq!(doc.dag, "demo");
+        assert_eq!(doc.tasks[0].label, "fit");
+        assert_eq!(doc.tasks[0].type_name, "gluers::describe::tests::Fit");
+        assert_eq!(doc.eval_tasks[0].metrics[0].name, "mae");
+        assert_eq!(
+            doc.eval_tasks[0].source_file.as_deref(),
+            Some("src/describe.rs")
+        );
+        assert_eq!(doc.eval_wiring_file.as_deref(), Some("src/describe.rs"));
+        assert_eq!(doc.eval_data, ["holdout/actuals.csv", "labels"]);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value["eval_data"],
+            serde_json::json!(["holdout/actuals.csv", "labels"])
+        );
+    }
+
+    #[test]
+    fn text_lists_eval_data_only_when_declared() {
+        let text = describe(&dag(), Path::new("."), DescribeFormat::Text);
+        assert!(
+            text.contains(
+                "\nevaluation data (storage paths only evaluation may read):\n  holdout/actuals.csv\n  labels\n"
+            ),
+            "{text}"
+        );
+        let plain = describe(
+            &Dag::new("demo").task(Fit).eval_task(Score),
+            Path::new("."),
+            DescribeFormat::Text,
+        );
+        assert!(!plain.contains("evaluation data"), "{plain}");
+        let json = describe(&Dag::new("demo"), Path::new("."), DescribeFormat::Json);
+        assert!(json.contains("\"eval_data\": []"), "{json}");
+    }
 }

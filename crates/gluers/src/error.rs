@@ -46,10 +46,6 @@ pub enum GluersError {
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Other(String),
-
-    /// A command finished and already reported its outcome; exit with this code.
-    #[error("exit")]
-    Exit(std::process::ExitCode),
 }
 
 impl GluersError {
@@ -57,7 +53,6 @@ impl GluersError {
     pub fn exit_code(&self) -> u8 {
         match self {
             GluersError::Usage(_) => 2,
-            GluersError::Exit(code) if *code == std::process::ExitCode::SUCCESS => 0,
             _ => 1,
         }
     }

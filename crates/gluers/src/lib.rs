@@ -1,5 +1,9 @@
-//! gluers: data and ML pipelines in Rust, with an engine for autonomous
-//! experimentation.
+//! gluers: data and ML pipelines in Rust. This is the runtime library a
+//! project links: tasks, DAGs, the runner, context and settings, storage,
+//! the data manager, metrics and ops backends, and the project binary's
+//! command line. The experiment engine, `gluers new` and the agent skills
+//! live in the installed `gluers` binary (package `gluers-cli`), which a
+//! project never links.
 //!
 //! A project defines [`Task`]s and [`EvaluationTask`]s, wires them into
 //! [`Dag`]s and hands those to a [`Project`] in its `main`:
@@ -59,9 +63,8 @@ pub mod run_context;
 pub mod run_folder;
 pub mod run_record;
 pub mod runner;
-pub mod scaffold;
+mod scaffold;
 pub mod settings;
-pub mod skill;
 pub mod storage;
 pub mod task;
 

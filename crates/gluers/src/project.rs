@@ -139,7 +139,6 @@ impl Project {
     {
         match self.dispatch(args) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(GluersError::Exit(code)) => code,
             Err(e) => {
                 report_error(&e);
                 ExitCode::from(e.exit_code())
@@ -189,19 +188,11 @@ impl Project {
         let cli = ProjectCli::from_arg_matches(&matches)
             .map_err(|e| GluersError::Usage(e.to_string()))?;
         match cli.command {
-            BuiltinCommand::Skill { target } => cli::tools::skill(target, &project_dir, &self.name),
             BuiltinCommand::Startmodule { name } => cli::tools::startmodule(&project_dir, &name),
-            BuiltinCommand::Experiment(command) => {
-                let spec = cli::tools::cargo_project(&project_dir);
-                match cli::tools::experiment(command, Some(spec)) {
-                    Ok(code) => Err(GluersError::Exit(code)),
-                    Err((message, code)) => Err(if code == 2 {
-                        GluersError::Usage(message)
-                    } else {
-                        GluersError::Other(message)
-                    }),
-                }
+            BuiltinCommand::Experiment { args } => {
+                Err(cli::tools::moved_to_gluers("experiment", &args))
             }
+            BuiltinCommand::Skill { args } => Err(cli::tools::moved_to_gluers("skill", &args)),
             BuiltinCommand::Dag(args) => {
                 cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
             }

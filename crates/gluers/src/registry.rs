@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use crate::dag::{Dag, BOOTSTRAP_LABEL};
 use crate::error::{GluersError, Result};
+use crate::run_folder::RUNS_DIR;
+use crate::storage::normalize_key;
 
 /// The DAGs of a project, with labels checked for uniqueness.
 pub struct Registry {
@@ -33,6 +35,9 @@ impl Registry {
                     first + 1,
                     index + 1
                 )));
+            }
+            for declared in dag.declared_eval_data() {
+                check_eval_data(dag.label(), declared)?;
             }
             let mut in_this_dag: HashMap<&str, &'static str> = HashMap::new();
             for (label, type_name) in dag.labelled_types() {
@@ -92,6 +97,24 @@ impl Registry {
                     }
                 ))
             })
+    }
+}
+
+/// Refuses an evaluation-data path that is not a storage path below the
+/// root and outside the run folders.
+fn check_eval_data(dag: &str, declared: &str) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(GluersError::Registry(format!(
+            "DAG '{dag}' declares eval_data {declared:?}, which {why}: give a file or folder relative to the storage root, such as \"holdout/actuals.csv\""
+        )))
+    };
+    match normalize_key(declared) {
+        Err(_) => refuse("leaves the storage root or is absolute"),
+        Ok(key) if key.is_empty() => refuse("is the whole storage root"),
+        Ok(key) if key == RUNS_DIR || key.starts_with(&format!("{RUNS_DIR}/")) => {
+            refuse("is inside the run folders")
+        }
+        Ok(_) => Ok(()),
     }
 }
 
@@ -169,5 +192,29 @@ mod tests {
         let registry = Registry::new(vec![Dag::new("x"), Dag::new("y")]).unwrap();
         let err = registry.dag("z").err().unwrap().to_string();
         assert!(err.contains("known DAGs: x, y"), "{err}");
+    }
+
+    #[test]
+    fn eval_data_must_be_a_storage_path_outside_the_run_folders() {
+        let dag = Dag::new("x")
+            .eval_data("./holdout//actuals.csv")
+            .eval_data("holdout/actuals.csv")
+            .eval_data("labels/");
+        assert_eq!(dag.eval_data_paths(), ["holdout/actuals.csv", "labels"]);
+        assert!(Registry::new(vec![dag]).is_ok());
+        for bad in [
+            "../answers.csv",
+            "/etc/passwd",
+            "",
+            ".",
+            "runs",
+            "runs/2026/x",
+        ] {
+            let err = error(vec![Dag::new("x").eval_data(bad)]);
+            assert!(
+                err.starts_with("DAG 'x' declares eval_data") && !err.contains('\n'),
+                "{bad}: {err}"
+            );
+        }
     }
 }

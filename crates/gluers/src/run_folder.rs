@@ -5,6 +5,9 @@ use std::path::Path;
 use crate::error::{GluersError, Result};
 use crate::storage::normalize_key;
 
+/// The folder under the storage root that holds every run folder.
+pub const RUNS_DIR: &str = "runs";
+
 /// A new run folder for today with a fresh uuid4 run id, as
 /// `(run_id, run_folder)`; month and day are not zero-padded, as in Gluepy.
 ///
@@ -16,7 +19,7 @@ pub fn new_run_folder() -> (String, String) {
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
     let folder = format!(
-        "runs/{}/{}/{}/{}",
+        "{RUNS_DIR}/{}/{}/{}/{}",
         date.year(),
         date.month(),
         date.day(),

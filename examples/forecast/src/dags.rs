@@ -2,7 +2,7 @@
 
 use gluers::Dag;
 
-use crate::evaluation::ComputeAccuracy;
+use crate::evaluation::{ComputeAccuracy, ACTUALS};
 use crate::tasks::{PredictTask, PrepareDataTask, TrainModelTask};
 
 /// Every DAG of the project.
@@ -12,5 +12,6 @@ pub fn dags() -> Vec<Dag> {
         .task(PrepareDataTask)
         .task(TrainModelTask)
         .task(PredictTask)
-        .eval_task(ComputeAccuracy)]
+        .eval_task(ComputeAccuracy)
+        .eval_data(ACTUALS)]
 }

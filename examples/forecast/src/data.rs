@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One half hour of the input table.
+/// One half hour of the training table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Observation {
     /// Start of the half hour, local time, `YYYY-MM-DDTHH:MM`.
@@ -15,7 +15,8 @@ pub struct Observation {
     pub temperature_c: f64,
 }
 
-/// What is known in advance about a half hour to forecast: no demand.
+/// What is known in advance about a half hour to forecast: no demand. A row
+/// of `input/vic_elec_2014_to_forecast.csv` and of `holdout_features.csv`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Features {
     /// Start of the half hour.
@@ -42,10 +43,11 @@ pub const HALF_HOURS_PER_DAY: usize = 48;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForecastConfig {
-    /// The input table, relative to the storage root.
-    pub input: String,
-    /// Days at the end of the data to forecast.
-    pub holdout_days: usize,
+    /// The training table (history with demand), relative to the storage root.
+    pub train: String,
+    /// The half hours to forecast (calendar and temperature, no demand),
+    /// relative to the storage root.
+    pub to_forecast: String,
     /// Half hours the seasonal naive model repeats.
     pub season_length: usize,
 }

@@ -1,14 +1,17 @@
 //! The evaluation: frozen during experiments.
 //!
-//! It reads the actual demand from the input table itself, never from a file
-//! a work task wrote, so no change to the work tasks can move the answer key.
+//! It reads the actual demand from the evaluation data `holdout/actuals.csv`
+//! (declared with `Dag::eval_data` in `dags.rs`), never from a file a work
+//! task wrote or could read, so no change to the work tasks can see or move
+//! the answer key.
 
 use anyhow::{ensure, Context as _};
 use gluers::{EvaluationTask, MetricDoc, RunContext, TaskResult};
 use serde::Deserialize;
 
-/// The input table, relative to the storage root.
-const INPUT: &str = "input/vic_elec_2014.csv";
+/// The actual demand of the holdout, relative to the storage root: data only
+/// evaluation reads.
+pub const ACTUALS: &str = "holdout/actuals.csv";
 /// The holdout: the last 28 days of half hours. Fixed here, not read from
 /// the context, so a patch or a config edit cannot change what is scored.
 const HOLDOUT_ROWS: usize = 28 * 48;
@@ -53,13 +56,12 @@ impl EvaluationTask for ComputeAccuracy {
     }
 
     fn run(&self, ctx: &mut RunContext) -> TaskResult {
-        let actual: Vec<Actual> = ctx.data().root().read_csv(INPUT)?;
+        let actual: Vec<Actual> = ctx.data().root().read_csv(ACTUALS)?;
         ensure!(
-            actual.len() > HOLDOUT_ROWS,
-            "{INPUT} has only {} rows",
+            actual.len() == HOLDOUT_ROWS,
+            "{ACTUALS} has {} rows; the holdout has {HOLDOUT_ROWS}",
             actual.len()
         );
-        let actual = &actual[actual.len() - HOLDOUT_ROWS..];
         let predicted: Vec<Predicted> = ctx.data().read_csv(PREDICTIONS).context(
             "the work tasks must write predictions.csv (timestamp,demand_gw) in the run folder",
         )?;

@@ -28,14 +28,16 @@ pub struct GlobalArgs {
 /// The built-in commands of a project binary.
 #[derive(Debug, Parser)]
 #[command(
-    about = "Runs this project's DAGs, compares runs, and drives experiments.",
+    about = "Runs this project's DAGs, compares and describes their runs.",
     long_about = None,
-    after_help = "Run `<command> --help` for a command's options. Settings: configs/settings.toml (or $GLUERS_SETTINGS).",
+    after_help = "Run `<command> --help` for a command's options. Settings: configs/settings.toml (or $GLUERS_SETTINGS).\n\nExperiments and agent skills: the installed `gluers` binary (gluers --help).",
     disable_help_subcommand = true,
 )]
 pub struct ProjectCli {
+    /// Flags every command accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The command to run.
     #[command(subcommand)]
     pub command: BuiltinCommand,
 }
@@ -47,17 +49,23 @@ pub enum BuiltinCommand {
     Dag(DagArgs),
     /// List the registered DAGs and their tasks.
     List,
-    /// Write agent instructions (skill, references, /experiment command) for an AI coding tool.
-    Skill {
-        /// The tool: claude, cursor, github (Copilot) or codex (AGENTS.md).
-        target: crate::skill::SkillTarget,
-    },
-    /// Let an AI agent improve a DAG's work tasks while evaluation stays frozen.
-    #[command(subcommand)]
-    Experiment(gluers_experiment::ExperimentCommand),
     /// Add a module (a DAG, a task, its config) to this project and wire it into main.rs.
     Startmodule {
-        /// The module's name: lowercase letters, digits and '_'.
+        /// The module's name: lowercase letters, digits, '_' and '-', starting with a letter.
         name: String,
+    },
+    /// Moved to the installed binary: `gluers experiment ...` (says so and exits 2).
+    #[command(hide = true, disable_help_flag = true)]
+    Experiment {
+        /// Whatever followed `experiment`.
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Moved to the installed binary: `gluers skill ...` (says so and exits 2).
+    #[command(hide = true, disable_help_flag = true)]
+    Skill {
+        /// Whatever followed `skill`.
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }

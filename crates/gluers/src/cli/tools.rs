@@ -1,44 +1,9 @@
-//! The commands around DAGs: agent skills, experiments, scaffolding.
+//! The commands around DAGs: scaffolding a module, and the pointers for
+//! commands that moved to the installed `gluers` binary.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
 use crate::error::{GluersError, Result};
-use crate::skill::{install_skill, SkillTarget};
-
-/// `skill TARGET`: writes the agent instructions and lists what changed.
-pub fn skill(target: SkillTarget, project_dir: &Path, project_name: &str) -> Result<()> {
-    let report = install_skill(target, project_dir, project_name)
-        .map_err(|e| GluersError::Other(e.to_string()))?;
-    for path in &report.written {
-        println!("wrote     {}", path.display());
-    }
-    for path in &report.unchanged {
-        println!("unchanged {}", path.display());
-    }
-    Ok(())
-}
-
-/// `experiment ...`: hands the command to the engine.
-pub fn experiment(
-    command: gluers_experiment::ExperimentCommand,
-    project: Option<gluers_experiment::ProjectSpec>,
-) -> std::result::Result<ExitCode, (String, u8)> {
-    gluers_experiment::execute(command, project).map_err(|e| (e.to_string(), e.exit_code()))
-}
-
-/// The project as the experiment engine sees it: the package folder (cargo
-/// sets `CARGO_MANIFEST_DIR` for `cargo run`) and this binary's name.
-pub fn cargo_project(project_dir: &Path) -> gluers_experiment::ProjectSpec {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_dir.to_path_buf());
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "main".to_string());
-    gluers_experiment::ProjectSpec::Cargo { manifest_dir, bin }
-}
 
 /// `startmodule NAME`.
 pub fn startmodule(project_dir: &Path, name: &str) -> Result<()> {
@@ -55,4 +20,53 @@ pub fn startmodule(project_dir: &Path, name: &str) -> Result<()> {
     }
     println!("run it: cargo manage dag {name}");
     Ok(())
+}
+
+/// `experiment ...` and `skill ...`: the engine and the skills are not part
+/// of a project binary (a project must not build the code that judges it).
+/// A usage error naming the `gluers` command to run instead.
+pub fn moved_to_gluers(command: &str, args: &[String]) -> GluersError {
+    let mut line = format!("gluers {command}");
+    for arg in args {
+        line.push(' ');
+        line.push_str(&shell_word(arg));
+    }
+    GluersError::Usage(format!(
+        "`{command}` is not a project command: run `{line}` in this folder instead, with the installed gluers binary (`cargo install gluers-cli`, or `cargo install --path crates/gluers-cli` in a gluers checkout)"
+    ))
+}
+
+/// `word` quoted for a POSIX shell when it needs it.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pointer_is_one_line_with_the_command_to_run() {
+        let args: Vec<String> = ["init", "forecast", "--goal", "lower mape's"]
+            .map(String::from)
+            .to_vec();
+        let err = moved_to_gluers("experiment", &args);
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(
+            message.contains(
+                r#"run `gluers experiment init forecast --goal 'lower mape'\''s'` in this folder"#
+            ),
+            "{message}"
+        );
+        assert!(!message.contains('\n'));
+    }
 }

@@ -1,45 +1,16 @@
-//! Scaffolding: a new project that builds and runs at once (`gluers new`),
-//! and a new module in an existing one (`cargo manage startmodule`).
-//!
-//! ```no_run
-//! use gluers::scaffold::{new_project, start_module, NewProjectOptions};
-//!
-//! let project = new_project(&NewProjectOptions {
-//!     name: "energy-forecast".to_string(),
-//!     dir: ".".into(),
-//!     gluers_path: None,
-//! })?;
-//! // `cd energy-forecast && cargo manage dag sample` now runs the sample DAG.
-//! let written = start_module(&project, "weather")?;
-//! # Ok::<(), gluers::scaffold::ScaffoldError>(())
-//! ```
-//!
-//! A new project holds:
-//!
-//! ```text
-//! <name>/
-//!   Cargo.toml             its own workspace; dependencies optimised in dev builds
-//!   .cargo/config.toml     the `cargo manage` alias
-//!   .gitignore             target/, data/runs/, the experiment log and run log
-//!   README.md
-//!   configs/context.yaml   the `sample` section
-//!   configs/settings.toml  the settings, at their documented defaults
-//!   src/main.rs            registers each module's DAGs at `gluers:` markers
-//!   src/sample/mod.rs      the `sample` DAG
-//!   src/sample/tasks.rs    two work tasks
-//!   src/sample/evaluation.rs  one evaluation task with documented metrics
-//! ```
+//! `startmodule NAME`: a new module in an existing project.
 //!
 //! [`start_module`] adds `src/<ident>/{mod.rs,tasks.rs}` (a DAG labelled with
 //! the module's name and one work task) and `<config_dir>/<name>.yaml`, and
 //! inserts `mod <ident>;` and `.dags(<ident>::dags())` in `src/main.rs`
-//! before the `// gluers:modules` and `// gluers:dags` marker lines. A name
-//! may contain `-`; the Rust identifier maps it to `_`.
+//! before the `// gluers:modules` and `// gluers:dags` marker lines (which
+//! `gluers new` writes). A name may contain `-`; the Rust identifier maps it
+//! to `_`. Names follow [`gluers_formats::name`], the rules `gluers new`
+//! applies to projects.
 //!
 //! Nothing is ever overwritten, and a step that fails removes what the call
 //! had created.
 
-mod name;
 mod render;
 mod wire;
 
@@ -47,49 +18,19 @@ use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use minijinja::context;
+use gluers_formats::name::{self, NameError, NameKind};
 
 use crate::error::GluersError;
 use crate::settings::Settings;
-use name::NameKind;
-pub use wire::{DAGS_MARKER, MODULES_MARKER};
+use wire::MODULES_MARKER;
 
-/// The version of gluers a project depends on when no local checkout is given.
-pub const GLUERS_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// What [`new_project`] needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewProjectOptions {
-    /// The project's name: its folder and package name. Lowercase letters,
-    /// digits, `_` and `-`, starting with a letter.
-    pub name: String,
-    /// The folder in which `<name>/` is created (created if missing).
-    pub dir: PathBuf,
-    /// A local gluers checkout to depend on (the `crates/gluers` folder of
-    /// the gluers repository), instead of the published version.
-    pub gluers_path: Option<PathBuf>,
-}
-
-/// Why a project or module could not be created. Each message is one line
-/// that says what, where and what to do.
+/// Why a module could not be created. Each message is one line that says
+/// what, where and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
-    /// The project or module name cannot be used.
-    #[error("invalid {kind} name {name:?}: {reason}")]
-    InvalidName {
-        /// `project` or `module`.
-        kind: &'static str,
-        /// The refused name.
-        name: String,
-        /// Why, and what to do.
-        reason: String,
-    },
-    /// The project's folder already exists.
-    #[error("{path} already exists: choose another project name or folder, or move it away first")]
-    ProjectExists {
-        /// The folder that is in the way.
-        path: PathBuf,
-    },
+    /// The module name cannot be used.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
     /// A file or folder of the module already exists.
     #[error("module `{name}` already exists: {path} is in the way; choose another name, or remove it first")]
     ModuleExists {
@@ -124,16 +65,6 @@ pub enum ScaffoldError {
         /// Where the marker belongs.
         place: &'static str,
     },
-    /// The local gluers checkout is not usable.
-    #[error(
-        "gluers path {path}: {reason}; point it at the crates/gluers folder of a gluers checkout"
-    )]
-    GluersPath {
-        /// The folder given.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The project's settings could not be read (to find its config folder).
     #[error(transparent)]
     Settings(#[from] GluersError),
@@ -148,7 +79,7 @@ pub enum ScaffoldError {
         #[source]
         source: std::io::Error,
     },
-    /// A built-in template failed to render: a bug in gluers.
+    /// A built-in template left a placeholder unfilled: a bug in gluers.
     #[error("template {template} failed to render: {message}; this is a bug in gluers, please report it")]
     Template {
         /// The template's name.
@@ -166,44 +97,6 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
         path,
         source,
     }
-}
-
-/// Creates the project `<opts.dir>/<opts.name>/` and returns its folder.
-///
-/// The project builds and runs as it is: `cargo manage dag sample` in it
-/// runs the sample DAG and prints its metrics block. Refuses an invalid name,
-/// an existing folder, and a `gluers_path` that is not the gluers crate.
-pub fn new_project(opts: &NewProjectOptions) -> Result<PathBuf, ScaffoldError> {
-    let name = name::check(NameKind::Project, &opts.name)?;
-    let gluers_dep = match &opts.gluers_path {
-        Some(path) => format!("{{ path = {} }}", toml_string(&checked_gluers_path(path)?)),
-        None => toml_string(GLUERS_VERSION),
-    };
-    let root = opts.dir.join(&name.text);
-    if root.symlink_metadata().is_ok() {
-        return Err(ScaffoldError::ProjectExists { path: root });
-    }
-    fs::create_dir_all(&opts.dir).map_err(io_error("create the folder", &opts.dir))?;
-    fs::create_dir(&root).map_err(|e| match e.kind() {
-        ErrorKind::AlreadyExists => ScaffoldError::ProjectExists { path: root.clone() },
-        _ => io_error("create the folder", &root)(e),
-    })?;
-    let mut rollback = Rollback::new();
-    rollback.push(root.clone());
-
-    let vars = context! {
-        name => &name.text,
-        ident => &name.ident,
-        gluers_dep => gluers_dep,
-        gluers_version => GLUERS_VERSION,
-    };
-    for template in render::PROJECT {
-        let text = template.render(&vars)?;
-        let path = root.join(template.output_path(&name.text, &name.ident));
-        write_new(&path, &text)?;
-    }
-    rollback.disarm();
-    Ok(root)
 }
 
 /// Adds the module `name` to the project in `project_dir` and returns the
@@ -283,7 +176,7 @@ pub fn start_module(project_dir: &Path, name: &str) -> Result<Vec<PathBuf>, Scaf
         _ => io_error("create the folder", &module_dir)(e),
     })?;
     rollback.push(module_dir.clone());
-    let vars = context! { name => &name.text, ident => &name.ident };
+    let vars = [("name", name.text.as_str()), ("ident", name.ident.as_str())];
     let mut written = Vec::new();
     for (template, path) in &outputs {
         let text = template.render(&vars)?;
@@ -317,48 +210,6 @@ fn write_new(path: &Path, text: &str) -> Result<(), ScaffoldError> {
         .map_err(io_error("create", path))?;
     file.write_all(text.as_bytes())
         .map_err(io_error("write", path))
-}
-
-/// A TOML basic string holding `s`, quoted and escaped.
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-/// The absolute path of a gluers checkout's crate folder, as a UTF-8 string,
-/// after checking that its `Cargo.toml` is the `gluers` package.
-fn checked_gluers_path(path: &Path) -> Result<String, ScaffoldError> {
-    let refuse = |reason: String| ScaffoldError::GluersPath {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let absolute = if cfg!(windows) {
-        std::path::absolute(path)
-    } else {
-        fs::canonicalize(path)
-    }
-    .map_err(|e| refuse(format!("cannot resolve it ({e})")))?;
-    let manifest = absolute.join("Cargo.toml");
-    let text = fs::read_to_string(&manifest).map_err(|e| {
-        refuse(match e.kind() {
-            ErrorKind::NotFound => "it has no Cargo.toml".to_string(),
-            _ => format!("cannot read its Cargo.toml ({e})"),
-        })
-    })?;
-    let package = toml::from_str::<toml::Table>(&text)
-        .ok()
-        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string));
-    match package.as_deref() {
-        Some("gluers") => {}
-        Some(other) => {
-            return Err(refuse(format!(
-                "its Cargo.toml is the package `{other}`, not `gluers`"
-            )))
-        }
-        None => return Err(refuse("its Cargo.toml names no package".to_string())),
-    }
-    absolute.to_str().map(str::to_string).ok_or_else(|| {
-        refuse("the path is not valid UTF-8, which Cargo.toml cannot hold".to_string())
-    })
 }
 
 /// Removes what a scaffolding call created, unless the call succeeded.

@@ -1,13 +1,16 @@
-//! The templates of generated files, compiled in and rendered with minijinja.
-
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+//! The templates of a new module, compiled in.
+//!
+//! They hold `{{ name }}` and `{{ ident }}` placeholders and nothing else, so
+//! they are filled by plain substitution followed by a check that no `{{` is
+//! left: every project links this crate, and three small files do not need a
+//! template engine in all of them.
 
 use super::ScaffoldError;
 
 /// A template: where its output goes (relative to the project folder, with
 /// `{ident}` and `{name}` placeholders) and its source.
 pub(crate) struct Template {
-    /// The template's name in messages and in the minijinja environment.
+    /// The template's name in messages.
     pub(crate) name: &'static str,
     /// The output path relative to the project folder, `/`-separated.
     pub(crate) path: &'static str,
@@ -25,25 +28,11 @@ macro_rules! template {
     };
 }
 
-/// The files of a new project.
-pub(crate) const PROJECT: &[Template] = &[
-    template!("project/Cargo.toml.j2" => "Cargo.toml"),
-    template!("project/cargo_config.toml.j2" => ".cargo/config.toml"),
-    template!("project/gitignore.j2" => ".gitignore"),
-    template!("project/README.md.j2" => "README.md"),
-    template!("project/main.rs.j2" => "src/main.rs"),
-    template!("project/sample_mod.rs.j2" => "src/sample/mod.rs"),
-    template!("project/sample_tasks.rs.j2" => "src/sample/tasks.rs"),
-    template!("project/sample_evaluation.rs.j2" => "src/sample/evaluation.rs"),
-    template!("project/context.yaml.j2" => "configs/context.yaml"),
-    template!("project/settings.toml.j2" => "configs/settings.toml"),
-];
-
 /// The files of a new module.
 pub(crate) const MODULE: &[Template] = &[
-    template!("module/mod.rs.j2" => "src/{ident}/mod.rs"),
-    template!("module/tasks.rs.j2" => "src/{ident}/tasks.rs"),
-    template!("module/config.yaml.j2" => "configs/{name}.yaml"),
+    template!("module/mod.rs.tmpl" => "src/{ident}/mod.rs"),
+    template!("module/tasks.rs.tmpl" => "src/{ident}/tasks.rs"),
+    template!("module/config.yaml.tmpl" => "configs/{name}.yaml"),
 ];
 
 impl Template {
@@ -52,28 +41,28 @@ impl Template {
         self.path.replace("{ident}", ident).replace("{name}", name)
     }
 
-    /// Renders the template with `vars`. Undefined variables are errors,
-    /// nothing is escaped, and the trailing newline is kept.
-    pub(crate) fn render(&self, vars: &Value) -> Result<String, ScaffoldError> {
-        let mut env = Environment::new();
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-            .map_err(|e| self.error(&e))?;
-        env.set_syntax(syntax);
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.add_template(self.name, self.source)
-            .map_err(|e| self.error(&e))?;
-        env.get_template(self.name)
-            .and_then(|t| t.render(vars))
-            .map_err(|e| self.error(&e))
-    }
-
-    fn error(&self, e: &minijinja::Error) -> ScaffoldError {
-        ScaffoldError::Template {
-            template: self.name,
-            message: crate::settings::one_line(&e.to_string()),
+    /// Replaces each `{{ key }}` with its value. A placeholder left over (a
+    /// key not given, or a typo in the template) is an error, never an empty
+    /// string. Values must not contain `{{` (checked names never do).
+    pub(crate) fn render(&self, vars: &[(&str, &str)]) -> Result<String, ScaffoldError> {
+        let mut text = self.source.to_string();
+        for (key, value) in vars {
+            text = text.replace(&format!("{{{{ {key} }}}}"), value);
+        }
+        match text.find("{{") {
+            None => Ok(text),
+            Some(at) => {
+                let line = text[..at].matches('\n').count() + 1;
+                let placeholder: String = text[at..]
+                    .chars()
+                    .take_while(|c| *c != '\n')
+                    .take(40)
+                    .collect();
+                Err(ScaffoldError::Template {
+                    template: self.name,
+                    message: format!("line {line}: `{placeholder}` has no value"),
+                })
+            }
         }
     }
 }
@@ -84,30 +73,23 @@ mod tests {
 
     #[test]
     fn every_template_renders_with_the_variables_it_is_given() {
-        let project = minijinja::context! {
-            name => "demo-app", ident => "demo_app",
-            gluers_dep => "\"0.1.0\"", gluers_version => "0.1.0",
-        };
-        for t in PROJECT {
-            let text = t.render(&project).unwrap();
-            assert!(text.ends_with('\n'), "{} lost its trailing newline", t.name);
-            assert!(!text.contains("{{") && !text.contains("{%"), "{}", t.name);
-        }
-        let module = minijinja::context! { name => "clean-up", ident => "clean_up" };
         for t in MODULE {
-            let text = t.render(&module).unwrap();
+            let text = t
+                .render(&[("name", "clean-up"), ("ident", "clean_up")])
+                .unwrap();
             assert!(text.ends_with('\n'), "{} lost its trailing newline", t.name);
+            assert!(!text.contains("{{") && !text.contains("}}"), "{}", t.name);
+            assert!(text.contains("clean"), "{}", t.name);
         }
     }
 
     #[test]
     fn a_missing_variable_is_an_error_not_an_empty_string() {
-        let err = MODULE[0]
-            .render(&minijinja::context! { ident => "x" })
-            .unwrap_err()
-            .to_string();
+        let err = MODULE[0].render(&[("ident", "x")]).unwrap_err().to_string();
         assert!(
-            err.contains("module/mod.rs.j2") && !err.contains('\n'),
+            err.contains("module/mod.rs.tmpl")
+                && err.contains("line 1: `{{ name }}")
+                && !err.contains('\n'),
             "{err}"
         );
     }

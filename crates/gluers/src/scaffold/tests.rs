@@ -1,20 +1,33 @@
-//! Unit tests of the scaffolding: file layout, names, refusals, wiring.
-//! `tests/scaffold_e2e.rs` builds and runs what these lay out.
+//! Unit tests of `start_module`: file layout, names, refusals, wiring. The
+//! gluers-cli crate's `tests/scaffold_e2e.rs` builds and runs a project made
+//! by `gluers new`, grown by the project binary's `startmodule`.
 
 use std::path::{Path, PathBuf};
 
+use super::wire::DAGS_MARKER;
 use super::*;
 
-fn gluers_crate() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn options(dir: &Path, name: &str) -> NewProjectOptions {
-    NewProjectOptions {
-        name: name.to_string(),
-        dir: dir.to_path_buf(),
-        gluers_path: None,
+/// A project as `gluers new` lays it out, reduced to what `start_module`
+/// reads: `Cargo.toml`, the settings, `src/main.rs` with its markers, and
+/// the `sample` module.
+fn demo_project(dir: &Path) -> PathBuf {
+    let root = dir.join("demo");
+    let files = [
+        ("Cargo.toml", "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n"),
+        ("configs/settings.toml", "config_dir = \"configs\"\nstorage_root = \"data\"\n"),
+        ("configs/context.yaml", "sample:\n  points: 120\n"),
+        ("src/sample/mod.rs", "pub fn dags() -> Vec<gluers::Dag> {\n    vec![]\n}\n"),
+        (
+            "src/main.rs",
+            "//! demo: a gluers project.\n\nmod sample;\n// gluers:modules (`startmodule` adds `mod NAME;` above this line)\n\nfn main() -> std::process::ExitCode {\n    gluers::Project::new(env!(\"CARGO_PKG_NAME\"))\n        .dags(sample::dags())\n        // gluers:dags (`startmodule` adds `.dags(NAME::dags())` above this line)\n        .main()\n}\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
     }
+    root
 }
 
 /// Every file under `dir`, relative and `/`-separated, sorted.
@@ -40,200 +53,10 @@ fn read(path: impl AsRef<Path>) -> String {
     fs::read_to_string(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()))
 }
 
-fn toml_at(path: impl AsRef<Path>) -> toml::Table {
-    toml::from_str(&read(path)).unwrap()
-}
-
-#[test]
-fn new_project_lays_out_a_complete_project() {
-    let tmp = tempfile::tempdir().unwrap();
-    let opts = NewProjectOptions {
-        gluers_path: Some(gluers_crate()),
-        ..options(&tmp.path().join("nested/parent"), "energy-forecast")
-    };
-    let root = new_project(&opts).unwrap();
-    assert_eq!(root, tmp.path().join("nested/parent/energy-forecast"));
-    assert_eq!(
-        files(&root),
-        [
-            ".cargo/config.toml",
-            ".gitignore",
-            "Cargo.toml",
-            "README.md",
-            "configs/context.yaml",
-            "configs/settings.toml",
-            "src/main.rs",
-            "src/sample/evaluation.rs",
-            "src/sample/mod.rs",
-            "src/sample/tasks.rs",
-        ]
-    );
-
-    let manifest = toml_at(root.join("Cargo.toml"));
-    assert_eq!(
-        manifest["package"]["name"].as_str(),
-        Some("energy-forecast")
-    );
-    let gluers = &manifest["dependencies"]["gluers"]["path"];
-    assert_eq!(
-        gluers.as_str(),
-        Some(fs::canonicalize(gluers_crate()).unwrap().to_str().unwrap())
-    );
-    assert!(manifest["dependencies"]["serde"]["features"]
-        .as_array()
-        .unwrap()
-        .contains(&"derive".into()));
-    assert!(manifest["dependencies"].get("anyhow").is_some());
-    assert!(manifest["workspace"].as_table().unwrap().is_empty());
-    assert_eq!(
-        manifest["profile"]["dev"]["debug"].as_str(),
-        Some("line-tables-only")
-    );
-    assert_eq!(
-        manifest["profile"]["dev"]["package"]["*"]["opt-level"].as_integer(),
-        Some(2)
-    );
-
-    let alias = toml_at(root.join(".cargo/config.toml"));
-    assert_eq!(alias["alias"]["manage"].as_str(), Some("run --quiet --"));
-
-    // The settings file is valid for `deny_unknown_fields` and states the defaults.
-    let settings = Settings::load_with(&root, |_| None).unwrap();
-    assert_eq!(
-        Settings {
-            source: None,
-            ..settings
-        },
-        Settings {
-            config_dir: root.join("configs"),
-            storage_root: root.join("data"),
-            ..Settings::default()
-        }
-    );
-
-    let context: serde_norway::Value =
-        serde_norway::from_str(&read(root.join("configs/context.yaml"))).unwrap();
-    assert_eq!(context["sample"]["points"].as_u64(), Some(120));
-    assert_eq!(context["sample"]["holdout"].as_u64(), Some(24));
-
-    let main = read(root.join("src/main.rs"));
-    assert!(main.contains("mod sample;\n// gluers:modules"), "{main}");
-    assert!(
-        main.contains(".dags(sample::dags())\n        // gluers:dags"),
-        "{main}"
-    );
-    assert!(main.contains("gluers::Project::new(env!(\"CARGO_PKG_NAME\"))"));
-    assert!(read(root.join("README.md")).starts_with("# energy-forecast\n"));
-    let evaluation = read(root.join("src/sample/evaluation.rs"));
-    assert!(evaluation.contains("fn metrics(&self) -> Vec<MetricDoc>"));
-    assert!(
-        !evaluation.contains("tasks::"),
-        "evaluation must not import work code"
-    );
-    for ignored in [
-        "/target/",
-        "/data/runs/",
-        "experiment_log.tsv",
-        "experiment_run.log",
-    ] {
-        assert!(
-            read(root.join(".gitignore")).lines().any(|l| l == ignored),
-            "{ignored}"
-        );
-    }
-}
-
-#[test]
-fn without_a_checkout_the_project_depends_on_this_version() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
-    let manifest = toml_at(root.join("Cargo.toml"));
-    assert_eq!(
-        manifest["dependencies"]["gluers"].as_str(),
-        Some(GLUERS_VERSION)
-    );
-}
-
-#[test]
-fn new_project_refuses_an_existing_folder_or_file_and_leaves_it_alone() {
-    let tmp = tempfile::tempdir().unwrap();
-    fs::create_dir(tmp.path().join("taken")).unwrap();
-    fs::write(tmp.path().join("taken/keep.txt"), "mine").unwrap();
-    let err = new_project(&options(tmp.path(), "taken")).unwrap_err();
-    assert!(
-        matches!(err, ScaffoldError::ProjectExists { .. }),
-        "{err:?}"
-    );
-    let message = err.to_string();
-    assert!(
-        message.contains("taken") && message.contains("already exists") && !message.contains('\n')
-    );
-    assert_eq!(files(&tmp.path().join("taken")), ["keep.txt"]);
-
-    fs::write(tmp.path().join("afile"), "x").unwrap();
-    let err = new_project(&options(tmp.path(), "afile")).unwrap_err();
-    assert!(
-        matches!(err, ScaffoldError::ProjectExists { .. }),
-        "{err:?}"
-    );
-    assert_eq!(read(tmp.path().join("afile")), "x");
-}
-
-#[test]
-fn new_project_refuses_bad_names_and_bad_checkouts_without_creating_anything() {
-    let tmp = tempfile::tempdir().unwrap();
-    for name in [
-        "Bad",
-        "fn",
-        "gluers",
-        "test",
-        "my app",
-        "",
-        "9lives",
-        "../escape",
-    ] {
-        let err = new_project(&options(tmp.path(), name)).unwrap_err();
-        assert!(
-            matches!(err, ScaffoldError::InvalidName { .. }),
-            "{name}: {err:?}"
-        );
-        assert!(!err.to_string().contains('\n'));
-    }
-
-    let not_gluers = tmp.path().join("other");
-    fs::create_dir(&not_gluers).unwrap();
-    let with = |path: PathBuf| NewProjectOptions {
-        gluers_path: Some(path),
-        ..options(tmp.path(), "demo")
-    };
-    let err = new_project(&with(not_gluers.clone()))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("has no Cargo.toml") && err.contains("crates/gluers"),
-        "{err}"
-    );
-    fs::write(
-        not_gluers.join("Cargo.toml"),
-        "[package]\nname = \"other\"\n",
-    )
-    .unwrap();
-    let err = new_project(&with(not_gluers)).unwrap_err().to_string();
-    assert!(err.contains("package `other`, not `gluers`"), "{err}");
-    let err = new_project(&with(tmp.path().join("missing")))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("missing") && err.contains("cannot resolve"),
-        "{err}"
-    );
-    assert_eq!(files(tmp.path()), ["other/Cargo.toml"]);
-}
-
 #[test]
 fn start_module_adds_files_and_wires_main() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     let written = start_module(&root, "clean-up").unwrap();
     assert_eq!(
         written,
@@ -285,7 +108,7 @@ fn start_module_adds_files_and_wires_main() {
 fn start_module_keeps_the_mode_of_main() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     let main = root.join("src/main.rs");
     fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
     start_module(&root, "weather").unwrap();
@@ -298,7 +121,7 @@ fn start_module_keeps_the_mode_of_main() {
 #[test]
 fn start_module_refuses_an_existing_module() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     let main_before = read(root.join("src/main.rs"));
 
     let err = start_module(&root, "sample").unwrap_err();
@@ -337,7 +160,7 @@ fn start_module_refuses_an_existing_module() {
 #[test]
 fn start_module_refuses_a_main_without_markers_and_creates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     let main_path = root.join("src/main.rs");
     let original = read(&main_path);
     let before = files(&root);
@@ -400,11 +223,11 @@ fn start_module_refuses_bad_names_and_non_projects() {
         "{err}"
     );
 
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     for name in ["Weather", "self", "std", "a/b", "", "main.rs"] {
         let err = start_module(&root, name).unwrap_err();
         assert!(
-            matches!(err, ScaffoldError::InvalidName { kind: "module", .. }),
+            matches!(&err, ScaffoldError::InvalidName(e) if e.kind == "module"),
             "{name}: {err:?}"
         );
     }
@@ -418,7 +241,7 @@ fn start_module_refuses_bad_names_and_non_projects() {
 #[test]
 fn start_module_writes_the_config_to_the_configured_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     let settings = read(root.join("configs/settings.toml"))
         .replace("config_dir = \"configs\"", "config_dir = \"conf\"");
     fs::write(root.join("configs/settings.toml"), settings).unwrap();
@@ -432,7 +255,7 @@ fn start_module_writes_the_config_to_the_configured_folder() {
 #[test]
 fn start_module_removes_what_it_created_when_a_step_fails() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = new_project(&options(tmp.path(), "demo")).unwrap();
+    let root = demo_project(tmp.path());
     // The config folder is a file: writing the module's config fails.
     fs::write(root.join("blocker"), "").unwrap();
     let settings = read(root.join("configs/settings.toml"))

@@ -1,12 +1,16 @@
-//! `prepare_data`: load the input table and split off the holdout.
+//! `prepare_data`: load the training history and the half hours to forecast.
 
 use anyhow::{ensure, Context as _};
 use gluers::{RunContext, Task, TaskResult};
 
 use crate::data::{Features, ForecastConfig, Observation, HALF_HOURS_PER_DAY};
 
-/// Loads the input and writes `train.csv` (history with demand) and
+/// Loads the inputs and writes `train.csv` (history with demand) and
 /// `holdout_features.csv` (the half hours to forecast, without demand).
+///
+/// The inputs hold the training period only: the actual demand of the half
+/// hours to forecast is evaluation data (`holdout/actuals.csv`), which no
+/// work task reads.
 pub struct PrepareDataTask;
 
 impl Task for PrepareDataTask {
@@ -16,31 +20,36 @@ impl Task for PrepareDataTask {
 
     fn run(&self, ctx: &mut RunContext) -> TaskResult {
         let cfg: ForecastConfig = ctx.config("forecast")?;
-        let rows: Vec<Observation> = ctx.data().root().read_csv(&cfg.input)?;
-        let holdout = cfg.holdout_days * HALF_HOURS_PER_DAY;
+        let train: Vec<Observation> = ctx.data().root().read_csv(&cfg.train)?;
+        let features: Vec<Features> = ctx.data().root().read_csv(&cfg.to_forecast)?;
+        let last = train
+            .last()
+            .map(|o| o.timestamp.as_str())
+            .with_context(|| format!("{} has no rows", cfg.train))?;
+        let first = features
+            .first()
+            .map(|f| f.timestamp.as_str())
+            .with_context(|| format!("{} has no rows", cfg.to_forecast))?;
         ensure!(
-            rows.len() > holdout,
-            "{} has {} rows, fewer than the {holdout} of the holdout",
-            cfg.input,
-            rows.len()
+            first > last,
+            "{} starts at {first}, not after the end of the training data ({last}): forecast only what comes after",
+            cfg.to_forecast,
         );
-        let (train, test) = rows.split_at(rows.len() - holdout);
-        let features: Vec<Features> = test
-            .iter()
-            .map(|o| Features {
-                timestamp: o.timestamp.clone(),
-                workday: o.workday,
-                temperature_c: o.temperature_c,
-            })
-            .collect();
+        ensure!(
+            features.len() % HALF_HOURS_PER_DAY == 0,
+            "{} has {} half hours: forecast whole days ({HALF_HOURS_PER_DAY} half hours each)",
+            cfg.to_forecast,
+            features.len()
+        );
         ctx.data()
-            .write_csv("train.csv", train)
+            .write_csv("train.csv", &train)
             .context("writing train.csv")?;
         ctx.data()
             .write_csv("holdout_features.csv", &features)
             .context("writing holdout_features.csv")?;
         ctx.log_param("train_rows", train.len());
         ctx.log_param("holdout_rows", features.len());
+        ctx.log_param("holdout_days", features.len() / HALF_HOURS_PER_DAY);
         Ok(())
     }
 }

@@ -1,0 +1,339 @@
+//! A scripted agent drives the experiment engine (this package's `gluers`
+//! binary) on a copy of `examples/forecast` in a temporary git repository,
+//! with real cargo builds and the real `git`: baseline, a kept improvement, a
+//! discarded regression, a crash, a timeout, and an attempt to edit the
+//! evaluation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The copy gets its own package name: it builds in the shared target
+/// directory, and its agent-edited binary must not replace this example's.
+const MANIFEST: &str = r#"[package]
+name = "forecast-agent-copy"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[workspace]
+
+[dependencies]
+anyhow = "1"
+clap = { version = "4.5", features = ["derive"] }
+gluers = { path = "GLUERS_PATH" }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+
+[profile.dev]
+debug = "line-tables-only"
+
+[profile.dev.package."*"]
+opt-level = 2
+debug = false
+"#;
+
+struct Repo {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Repo {
+    /// A standalone copy of the example, committed, with its input data
+    /// untracked (ignored) as a data folder usually is.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("forecast");
+        let example = example();
+        for sub in [
+            "src",
+            "configs",
+            "patches",
+            ".cargo",
+            "data/input",
+            "data/holdout",
+        ] {
+            copy_dir(&example.join(sub), &root.join(sub));
+        }
+        let gluers = example.join("../../crates/gluers").canonicalize().unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            MANIFEST.replace("GLUERS_PATH", gluers.to_str().unwrap()),
+        )
+        .unwrap();
+        // The workspace's lock file pins the same dependency versions, so the
+        // shared target directory's builds are reused.
+        std::fs::copy(example.join("../../Cargo.lock"), root.join("Cargo.lock")).unwrap();
+        std::fs::write(root.join(".gitignore"), "/target/\n/data/\n").unwrap();
+        let repo = Repo { _dir: dir, root };
+        // Build once, as the user did before committing: cargo trims the lock file.
+        ok(repo.manage(&["list"]));
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "forecast example"]);
+        repo
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(&self.root)
+            .args([
+                "-c",
+                "user.name=agent",
+                "-c",
+                "user.email=agent@example.invalid",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `cargo manage ARGS` in the project, as an agent types it.
+    fn manage(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["run", "--quiet", "--"]).args(args);
+        self.agent_env(&mut cmd).output().unwrap()
+    }
+
+    /// `gluers ARGS` in the project, as an agent types it.
+    fn gluers(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gluers"));
+        cmd.args(args);
+        self.agent_env(&mut cmd).output().unwrap()
+    }
+
+    /// The agent's shell: in the project folder, with a git identity, and
+    /// builds in the shared target directory.
+    fn agent_env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.current_dir(&self.root)
+            .env("GIT_AUTHOR_NAME", "agent")
+            .env("GIT_AUTHOR_EMAIL", "agent@example.invalid")
+            .env("GIT_COMMITTER_NAME", "agent")
+            .env("GIT_COMMITTER_EMAIL", "agent@example.invalid")
+            .env_remove("GLUERS_STORAGE_ROOT")
+            .env_remove("GLUERS_PROJECT_CMD")
+            .env_remove("CARGO_MANIFEST_DIR");
+        if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+            cmd.env("CARGO_TARGET_DIR", target);
+        } else {
+            // Share the build directory of this test's own workspace.
+            let exe = std::env::current_exe().unwrap();
+            let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        cmd
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.root.join(rel), text).unwrap();
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap()
+    }
+}
+
+/// The example this test copies.
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/forecast")
+        .canonicalize()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "runs" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The `forecast_mape` of a log row's metrics column.
+fn mape(row: &str) -> f64 {
+    let metrics = row.split('\t').nth(3).unwrap();
+    metrics
+        .split(';')
+        .find_map(|kv| kv.strip_prefix("forecast_mape="))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
+    let repo = Repo::new();
+    let agent = example().join("tests/agent");
+
+    // Set-up: the engine freezes the evaluation and the input data, builds
+    // the sealed evaluator and runs the baseline.
+    let out = ok(repo.gluers(&[
+        "experiment",
+        "init",
+        "forecast",
+        "--goal",
+        "lower forecast_mape",
+        "--freeze",
+        "data/input",
+    ]));
+    assert!(out.contains("src/evaluation.rs"), "{out}");
+    assert!(out.contains("data/input"), "{out}");
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    assert_eq!(
+        repo.git(&["branch", "--show-current"]).trim(),
+        "experiment/forecast"
+    );
+
+    // 1. A real improvement: a temperature-aware regression. Kept.
+    std::fs::copy(
+        agent.join("train_temperature.rs"),
+        repo.root.join("src/tasks/train.rs"),
+    )
+    .unwrap();
+    std::fs::copy(
+        agent.join("predict_temperature.rs"),
+        repo.root.join("src/tasks/predict.rs"),
+    )
+    .unwrap();
+    let out = ok(repo.gluers(&[
+        "experiment",
+        "run",
+        "-m",
+        "temperature-aware regression per half hour",
+    ]));
+    assert!(out.contains("forecast_mape"), "{out}");
+    ok(repo.gluers(&["experiment", "keep"]));
+    let kept = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+
+    // 2. An attack: move the goalposts in the evaluation. Refused, nothing runs.
+    let evaluation = repo.read("src/evaluation.rs");
+    repo.write(
+        "src/evaluation.rs",
+        &evaluation.replace("abs_pct / n * 100.0", "abs_pct / n"),
+    );
+    let out = repo.gluers(&["experiment", "run", "-m", "rescale the metric"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("src/evaluation.rs"), "{}", text(&out));
+    // The agent puts the evaluation back (its commit stays for it to fix).
+    repo.git(&["reset", "-q", "--hard", &kept]);
+
+    // 3. A regression: a worse model. Discarded, the branch goes back.
+    let train = repo.read("src/tasks/train.rs");
+    repo.write(
+        "src/tasks/train.rs",
+        &train.replace(
+            "const TRAIN_WEEKS: usize = 8;",
+            "const TRAIN_WEEKS: usize = 40;",
+        ),
+    );
+    ok(repo.gluers(&["experiment", "run", "-m", "fit on the whole year"]));
+    ok(repo.gluers(&["experiment", "discard"]));
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
+
+    // 4. A crash: the work task fails. Recorded as crash, branch reset.
+    let predict = repo.read("src/tasks/predict.rs");
+    repo.write(
+        "src/tasks/predict.rs",
+        &predict.replace("let features: Vec<Features>", "anyhow::bail!(\"out of memory (simulated)\");\n        #[allow(unreachable_code)]\n        let features: Vec<Features>"),
+    );
+    let out = repo.gluers(&["experiment", "run", "-m", "a bigger model"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("out of memory (simulated)"),
+        "the log tail is shown: {}",
+        text(&out)
+    );
+    let out = repo.gluers(&["experiment", "keep"]);
+    assert_ne!(out.status.code(), Some(0), "a crash cannot be kept");
+    ok(repo.gluers(&["experiment", "discard"]));
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
+
+    // 5. A timeout: the work task hangs. Killed, recorded as timeout.
+    let predict = repo.read("src/tasks/predict.rs");
+    repo.write(
+        "src/tasks/predict.rs",
+        &predict.replace("let features: Vec<Features>", "std::thread::sleep(std::time::Duration::from_secs(600));\n        let features: Vec<Features>"),
+    );
+    let out = repo.gluers(&[
+        "experiment",
+        "run",
+        "-m",
+        "an exhaustive search",
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).to_lowercase().contains("timeout") || text(&out).contains("timed out"),
+        "{}",
+        text(&out)
+    );
+    ok(repo.gluers(&["experiment", "discard"]));
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
+
+    // The log holds exactly those rows, in order.
+    let log = repo.read("experiment_log.tsv");
+    let rows: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        rows[0],
+        "experiment_id\ttimestamp\trun_id\tmetrics\tstatus\tdescription\tcommit\tduration_seconds"
+    );
+    let statuses: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split('\t').nth(4).unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["keep", "keep", "discard", "crash", "timeout"],
+        "{log}"
+    );
+    assert_eq!(format!("{:.2}", mape(rows[1])), "10.43", "baseline: {log}");
+    assert_eq!(
+        format!("{:.2}", mape(rows[2])),
+        "5.70",
+        "improvement: {log}"
+    );
+    assert!(mape(rows[3]) > mape(rows[2]), "{log}");
+    for (i, row) in rows[1..].iter().enumerate() {
+        assert_eq!(row.split('\t').next().unwrap(), i.to_string(), "{log}");
+    }
+
+    // The branch holds only the kept commit on top of the base.
+    let commits = repo.git(&["rev-list", &format!("{base}..HEAD")]);
+    assert_eq!(commits.lines().collect::<Vec<_>>(), [kept.as_str()]);
+    assert!(
+        repo.git(&["status", "--porcelain"]).is_empty(),
+        "log files stay untracked"
+    );
+
+    let status = ok(repo.gluers(&["experiment", "status"]));
+    assert!(status.contains("experiment/forecast"), "{status}");
+    ok(repo.gluers(&["experiment", "report", "--out", "progress.svg"]));
+    assert!(repo.read("progress.svg").contains("<svg"));
+}

@@ -1,0 +1,227 @@
+//! Metrics logged by evaluation tasks: the metrics block and `metrics.json`.
+//!
+//! The block is the protocol agents and tools grep for, exactly as Gluepy
+//! prints it:
+//!
+//! ```text
+//! === GLUEPY METRICS ===
+//! metric:forecast_mape=12.5
+//! metric:forecast_bias=-0.03
+//! === END METRICS ===
+//! ```
+//!
+//! Metrics must be finite: logging NaN or an infinity is an error that fails
+//! the evaluation task, so a broken model shows up as a failed run rather
+//! than as invalid JSON or a silently missing number.
+
+use crate::python_float;
+
+/// The first line of the metrics block.
+pub const BLOCK_START: &str = "=== GLUEPY METRICS ===";
+/// The last line of the metrics block.
+pub const BLOCK_END: &str = "=== END METRICS ===";
+/// The file in the run folder that holds the metrics.
+pub const METRICS_FILE: &str = "metrics.json";
+
+/// Why a metric was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MetricError {
+    /// NaN or an infinity.
+    #[error("metric '{key}' is {value}: metrics must be finite numbers; check the evaluation for a division by zero or empty data")]
+    NotFinite {
+        /// The metric's key.
+        key: String,
+        /// The value, as Python prints it.
+        value: String,
+    },
+    /// A key that would break the block, the log or the TSV.
+    #[error("metric key {key:?} is not allowed: use letters, digits, '_', '-', '.' or '/'")]
+    BadKey {
+        /// The refused key.
+        key: String,
+    },
+}
+
+/// Why `metrics.json` text could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsFileError {
+    /// The text is not a JSON object.
+    #[error("not a JSON object of metrics: {0}")]
+    NotAnObject(#[source] serde_json::Error),
+    /// A value is not a number.
+    #[error("metric '{key}' is not a number")]
+    NotANumber {
+        /// The metric's key.
+        key: String,
+    },
+}
+
+/// Metrics in logging order; logging a key again replaces its value in place.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics {
+    entries: Vec<(String, f64)>,
+}
+
+impl Metrics {
+    /// No metrics.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `key = value`, refusing non-finite values and unsafe keys.
+    pub fn record(&mut self, key: &str, value: f64) -> Result<(), MetricError> {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        {
+            return Err(MetricError::BadKey {
+                key: key.to_string(),
+            });
+        }
+        if !value.is_finite() {
+            return Err(MetricError::NotFinite {
+                key: key.to_string(),
+                value: python_float(value),
+            });
+        }
+        match self.entries.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((key.to_string(), value)),
+        }
+        Ok(())
+    }
+
+    /// Whether nothing was logged.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The metrics in logging order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// The metrics block, with a trailing newline.
+    pub fn block(&self) -> String {
+        let mut out = String::with_capacity(64 + 32 * self.entries.len());
+        out.push_str(BLOCK_START);
+        out.push('\n');
+        for (k, v) in &self.entries {
+            out.push_str("metric:");
+            out.push_str(k);
+            out.push('=');
+            out.push_str(&python_float(*v));
+            out.push('\n');
+        }
+        out.push_str(BLOCK_END);
+        out.push('\n');
+        out
+    }
+
+    /// `metrics.json`: a JSON object in logging order, indented by two
+    /// spaces, with no trailing newline (Gluepy's exact bytes).
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{");
+        for (i, (k, v)) in self.entries.iter().enumerate() {
+            out.push_str(if i == 0 { "\n" } else { ",\n" });
+            out.push_str("  ");
+            out.push_str(&serde_json::to_string(k).expect("a string serialises"));
+            out.push_str(": ");
+            out.push_str(&python_float(*v));
+        }
+        if !self.entries.is_empty() {
+            out.push('\n');
+        }
+        out.push('}');
+        out
+    }
+
+    /// Reads `metrics.json` text: a JSON object of numbers, kept in file
+    /// order. Integers (which Gluepy writes for `int` metrics) read as floats.
+    pub fn from_json(text: &str) -> Result<Self, MetricsFileError> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(MetricsFileError::NotAnObject)?;
+        let mut metrics = Metrics::new();
+        for (k, v) in map {
+            let Some(value) = v.as_f64() else {
+                return Err(MetricsFileError::NotANumber { key: k });
+            };
+            metrics.entries.push((k, value));
+        }
+        Ok(metrics)
+    }
+
+    /// The value of `key`, if logged.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_and_json_keep_logging_order() {
+        let mut m = Metrics::new();
+        m.record("forecast_mape", 12.5).unwrap();
+        m.record("forecast_bias", -0.03).unwrap();
+        m.record("forecast_mape", 11.0).unwrap();
+        assert_eq!(
+            m.block(),
+            "=== GLUEPY METRICS ===\nmetric:forecast_mape=11.0\nmetric:forecast_bias=-0.03\n=== END METRICS ===\n"
+        );
+        let json = m.to_json();
+        assert_eq!(
+            json,
+            "{\n  \"forecast_mape\": 11.0,\n  \"forecast_bias\": -0.03\n}"
+        );
+        assert_eq!(Metrics::from_json(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn parsing_round_trips_python_floats_exactly() {
+        // The shortest repr that Python wrote must read back to the same double.
+        let m =
+            Metrics::from_json("{\"a\": 14.111569944278905, \"b\": 0.30000000000000004}").unwrap();
+        assert_eq!(python_float(m.get("a").unwrap()), "14.111569944278905");
+        assert_eq!(python_float(m.get("b").unwrap()), "0.30000000000000004");
+    }
+
+    #[test]
+    fn non_finite_and_bad_keys_are_refused() {
+        let mut m = Metrics::new();
+        assert!(matches!(
+            m.record("x", f64::NAN),
+            Err(MetricError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            m.record("x", f64::INFINITY),
+            Err(MetricError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            m.record("a=b", 1.0),
+            Err(MetricError::BadKey { .. })
+        ));
+        assert!(matches!(
+            m.record("a\tb", 1.0),
+            Err(MetricError::BadKey { .. })
+        ));
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn malformed_files_are_typed_errors() {
+        assert!(matches!(
+            Metrics::from_json("[1]"),
+            Err(MetricsFileError::NotAnObject(_))
+        ));
+        let err = Metrics::from_json("{\"a\": \"x\"}").unwrap_err();
+        assert_eq!(err.to_string(), "metric 'a' is not a number");
+        assert_eq!(
+            Metrics::from_json("{\"n\": 42}").unwrap().get("n"),
+            Some(42.0)
+        );
+    }
+}
