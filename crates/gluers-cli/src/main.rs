@@ -95,6 +95,11 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    // `gluers __sandbox POLICY -- PROGRAM ...`: the engine's Landlock
+    // trampoline, before any argument parsing.
+    if let Some(code) = gluers_experiment::sandbox::dispatch() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New {

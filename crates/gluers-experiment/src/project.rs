@@ -156,6 +156,13 @@ pub(crate) fn external_path_deps(manifest_dir: &Path, repo_root: &Path) -> Vec<P
                 .collect()
         })
         .unwrap_or_default();
+    // A path dependency may inherit from its workspace's root manifest.
+    let manifests: Vec<PathBuf> = dirs
+        .iter()
+        .flat_map(|d| d.ancestors().skip(1).map(|a| a.join("Cargo.toml")))
+        .filter(|m| m.is_file() && !m.starts_with(repo_root))
+        .collect();
+    dirs.extend(manifests);
     dirs.sort();
     dirs.dedup();
     dirs

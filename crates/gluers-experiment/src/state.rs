@@ -421,9 +421,19 @@ fn repo_key(git_common_dir: &Path) -> String {
     format!("{name}-{}", &hash[..16])
 }
 
-/// A file-name-safe, collision-free spelling of a branch name.
+/// A file-name-safe, collision-free spelling of a branch name: letters,
+/// digits, `-` and `.` stay, every other byte becomes `_XX` (hex). No `%`:
+/// tools such as LLVM's linker treat `%` in an output path as a pattern.
 fn slug(branch: &str) -> String {
-    branch.replace('%', "%25").replace('/', "%2F")
+    let mut out = String::new();
+    for b in branch.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("_{b:02X}"));
+        }
+    }
+    out
 }
 
 impl State {
@@ -480,7 +490,8 @@ mod tests {
 
     #[test]
     fn slug_is_injective_on_separators() {
-        assert_eq!(slug("experiment/forecast"), "experiment%2Fforecast");
-        assert_ne!(slug("a/b"), slug("a%2Fb"));
+        assert_eq!(slug("experiment/forecast"), "experiment_2Fforecast");
+        assert_ne!(slug("a/b"), slug("a_2Fb"));
+        assert!(!slug("a%b/c").contains('%'));
     }
 }

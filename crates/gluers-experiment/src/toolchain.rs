@@ -101,6 +101,9 @@ const CONFIG: &str = "# Written by the gluers experiment engine before every bui
 pub(crate) fn prepare_home(paths: &StatePaths) -> Result<PathBuf> {
     let home = paths.cargo_home();
     crate::fsutil::ensure_private_dir(&home)?;
+    // Created here: cargo would create it next to itself, in a folder the
+    // sandboxed build may not write.
+    crate::fsutil::ensure_private_dir(&paths.target())?;
     for stray in ["config", "credentials", "credentials.toml"] {
         let p = home.join(stray);
         if std::fs::symlink_metadata(&p).is_ok() {

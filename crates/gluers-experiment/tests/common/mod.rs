@@ -276,8 +276,7 @@ impl Fixture {
             .and_then(|e| e.ok())
             .map(|e| e.path())
             .unwrap_or(repos);
-        repo.join("experiments")
-            .join(branch.replace('%', "%25").replace('/', "%2F"))
+        repo.join("experiments").join(branch.replace('/', "_2F"))
     }
 
     /// The engine state of the current branch, as JSON.
