@@ -607,6 +607,11 @@ fn scenario_reaper() {
         &env,
         &f.run,
     )
+    // No pipe to this process: a survivor holding it would keep the outer
+    // test waiting for EOF.
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
     .status()
     .unwrap();
     assert!(status.success());
