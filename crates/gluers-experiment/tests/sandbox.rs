@@ -478,6 +478,32 @@ fn runs_without_capabilities_or_privilege_gain() {
 }
 
 #[test]
+fn best_effort_still_enforces_what_the_kernel_can() {
+    if !landlock() {
+        return;
+    }
+    let f = Fixture::new();
+    let policy = Policy {
+        best_effort: true,
+        ..f.policy()
+    };
+    let out = f.sh(
+        &policy,
+        &format!(
+            "cat {}/answers.csv && echo LEAK:read; echo DONE",
+            f.sealed.display()
+        ),
+    );
+    assert_contained(&out);
+    // This kernel enforces everything: no partial-sandbox warning.
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn setup_failures_are_one_line_and_126_or_127() {
     for (args, code, want) in [
         (
