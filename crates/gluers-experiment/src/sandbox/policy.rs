@@ -178,6 +178,8 @@ fn absolute(path: &OsStr) -> Result<PathBuf, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStringExt;
+
     use super::*;
 
     fn os(v: &[&str]) -> Vec<OsString> {
@@ -189,9 +191,10 @@ mod tests {
         let policy = Policy::system()
             .read("/srv/export")
             .write("/srv/run dir/with space")
-            .read(PathBuf::from(OsString::from(
-                std::os::unix::ffi::OsStringExt::from_vec(vec![b'/', 0xff, b'x']),
-            )));
+            // Not UTF-8: paths travel as bytes.
+            .read(PathBuf::from(<OsString as OsStringExt>::from_vec(vec![
+                b'/', 0xff, b'x',
+            ])));
         let policy = Policy {
             allow_tcp: true,
             best_effort: true,
