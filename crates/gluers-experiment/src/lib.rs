@@ -52,6 +52,7 @@ mod lock;
 mod metrics;
 mod process;
 mod project;
+mod pyenv;
 mod python;
 mod repo;
 pub mod report;

@@ -231,12 +231,19 @@ impl Setup<'_> {
                 tool_dir = dir;
                 external_read = reads;
                 if *flavor == Flavor::Gluepy {
-                    let wt_settings = python::gluepy_settings(&interp, &sealed_project)?;
-                    let wt_storage =
-                        wt_settings.storage_root.map(PathBuf::from).ok_or_else(|| {
+                    // Asked of the base commit's export, in the project's own
+                    // interpreter: which classes and files the DAG evaluates with.
+                    let exe = python::resolve_interpreter(&interp, &resolved.project_dir)?;
+                    let inspected = python::inspect_gluepy(&exe, &sealed_project, &args.dag)?;
+                    let wt_storage = inspected
+                        .settings
+                        .storage_root
+                        .clone()
+                        .map(PathBuf::from)
+                        .ok_or_else(|| {
                             ExperimentError::Inspect(format!(
                                 "settings module `{}` sets no STORAGE_ROOT",
-                                wt_settings.module
+                                inspected.settings.module
                             ))
                         })?;
                     let rel = wt_storage
@@ -250,11 +257,46 @@ impl Setup<'_> {
                         })?;
                     sealed_info.eval_root = sealed_export.join(&rel);
                     sealed_info.unhashed = Some(rel);
+                    if inspected.eval_tasks.is_empty() {
+                        return Err(ExperimentError::NoEvalTasks {
+                            dag: args.dag.clone(),
+                            detail: format!("`{}` has an empty eval_tasks", inspected.dag_class),
+                        });
+                    }
+                    for t in &inspected.eval_tasks {
+                        for file in &t.mro_files {
+                            push_source(
+                                repo,
+                                &resolved.project_dir,
+                                file,
+                                format!("evaluation task `{}` ({})", t.label, t.class_name),
+                                &mut eval_entries,
+                            );
+                        }
+                    }
+                    for file in &inspected.wiring_files {
+                        push_source(
+                            repo,
+                            &resolved.project_dir,
+                            file,
+                            format!("wires the eval_tasks of `{}`", args.dag),
+                            &mut eval_entries,
+                        );
+                    }
+                    metric_docs.extend(inspected.metric_docs.iter().map(|m| MetricDoc {
+                        name: m.name.clone(),
+                        doc: m.doc.clone(),
+                    }));
+                    for f in &inspected.outside_project {
+                        eprintln!("note: evaluation code in {f} is outside the project; it is part of the Python environment");
+                    }
+                    for c in &inspected.unlocated {
+                        eprintln!("warning: evaluation class {c} has no source file; freeze the code that creates it with --freeze PATH");
+                    }
                     protected_key = "gluepy";
-                } else {
+                } else if has_python_files(repo, &project_rel)? {
                     protected_key = "gluers";
-                }
-                if *flavor == Flavor::Gluepy || has_python_files(repo, &project_rel)? {
+                    // Generic fallback: a syntax scan (see python::scan).
                     let scan =
                         python::scan(&interp, &resolved.project_dir, &[&resolved.storage_root])?;
                     for e in &scan.errors {
@@ -279,15 +321,11 @@ impl Setup<'_> {
                             &mut eval_entries,
                         );
                     }
-                }
-                if eval_entries.is_empty() {
-                    if *flavor == Flavor::Gluepy {
-                        return Err(ExperimentError::NoEvalTasks {
-                            dag: args.dag.clone(),
-                            detail: "no EvaluationTask subclass in the project's Python files"
-                                .into(),
-                        });
+                    if eval_entries.is_empty() && freeze.is_empty() {
+                        eprintln!("warning: no evaluation source found; freeze your evaluation code and data with --freeze PATH");
                     }
+                } else {
+                    protected_key = "gluers";
                     if freeze.is_empty() {
                         eprintln!("warning: no evaluation source found; freeze your evaluation code and data with --freeze PATH");
                     }
