@@ -3,10 +3,17 @@
 # pandas and pyarrow. Safe to run repeatedly; does nothing if already installed.
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENV="$BENCH_DIR/.venv"
+# The venv is kept outside the clone (CI starts from a fresh clone each
+# time); bench/.venv links to it.
+VENV="${GLUERS_GLUEPY_VENV:-$HOME/.cache/gluers-gluepy-venv}"
+if [ ! -e "$BENCH_DIR/.venv" ] || [ -L "$BENCH_DIR/.venv" ]; then
+    mkdir -p "$VENV"
+    ln -sfn "$VENV" "$BENCH_DIR/.venv"
+fi
 PYTHON="${PYTHON:-python3}"
 
 if [ ! -x "$VENV/bin/python" ]; then
+    rm -rf "$VENV"
     echo "setup-gluepy: creating $VENV" >&2
     "$PYTHON" -m venv "$VENV"
 fi

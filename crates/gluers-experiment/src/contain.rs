@@ -72,7 +72,10 @@ pub(crate) fn command(
         }
         Mode::Unsandboxed => {
             let mut c = Command::new(program);
-            c.args(args).env_clear().envs(env.iter().cloned()).current_dir(cwd);
+            c.args(args)
+                .env_clear()
+                .envs(env.iter().cloned())
+                .current_dir(cwd);
             c
         }
     }
@@ -118,11 +121,15 @@ fn around(dir: &Path, at: &[String], sealed: &[Vec<String>], out: &mut Vec<PathB
         if here.len() == 1 && name == "runs" {
             continue;
         }
-        let is_sealed = sealed.iter().any(|s| s.starts_with(&here) && s.len() == here.len());
+        let is_sealed = sealed
+            .iter()
+            .any(|s| s.starts_with(&here) && s.len() == here.len());
         if is_sealed {
             continue;
         }
-        let contains_sealed = sealed.iter().any(|s| s.len() > here.len() && s.starts_with(&here));
+        let contains_sealed = sealed
+            .iter()
+            .any(|s| s.len() > here.len() && s.starts_with(&here));
         let path = dir.join(&name);
         if contains_sealed && path.is_dir() {
             around(&path, &here, sealed, out);
@@ -140,7 +147,13 @@ mod tests {
     fn storage_is_readable_around_sealed_paths() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for p in ["input/train.csv", "holdout/actuals.csv", "holdout/notes.txt", "runs/x/a", "top.csv"] {
+        for p in [
+            "input/train.csv",
+            "holdout/actuals.csv",
+            "holdout/notes.txt",
+            "runs/x/a",
+            "top.csv",
+        ] {
             std::fs::create_dir_all(root.join(p).parent().unwrap()).unwrap();
             std::fs::write(root.join(p), "x").unwrap();
         }

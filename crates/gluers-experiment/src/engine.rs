@@ -110,7 +110,8 @@ impl Ctx {
         }
         // The state records no chain head yet, so removing the last rows
         // is seen only once it does (pass it here).
-        explog::verify_chain(&log, &self.log_key()?, self.state.log_head.as_deref()).map_err(ExperimentError::BrokenLog)
+        explog::verify_chain(&log, &self.log_key()?, self.state.log_head.as_deref())
+            .map_err(ExperimentError::BrokenLog)
     }
 
     /// Saves the state.

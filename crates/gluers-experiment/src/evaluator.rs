@@ -144,7 +144,8 @@ fn copy_file_nofollow(from: &Path, to: &Path, cap: u64) -> Result<()> {
         return Ok(());
     }
     let mut dst = File::create(to).map_err(|e| ExperimentError::io("create", to, e))?;
-    std::io::copy(&mut src.take(cap), &mut dst).map_err(|e| ExperimentError::io("copy", from, e))?;
+    std::io::copy(&mut src.take(cap), &mut dst)
+        .map_err(|e| ExperimentError::io("copy", from, e))?;
     dst.flush().map_err(|e| ExperimentError::io("write", to, e))
 }
 
@@ -156,9 +157,7 @@ fn base_context(inputs: &EvalInputs<'_>) -> Result<String> {
         .map(|it| {
             it.flatten()
                 .map(|e| e.path())
-                .filter(|p| {
-                    p.extension().is_some_and(|x| x == "yaml" || x == "yml") && p.is_file()
-                })
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml") && p.is_file())
                 .collect()
         })
         .unwrap_or_default();
@@ -167,7 +166,10 @@ fn base_context(inputs: &EvalInputs<'_>) -> Result<String> {
     for p in names {
         let text = crate::fsutil::read_to_string(&p)?;
         let value: Value = serde_norway::from_str(&text).map_err(|e| {
-            ExperimentError::Sealed(format!("the base configuration {} is invalid YAML: {e}", p.display()))
+            ExperimentError::Sealed(format!(
+                "the base configuration {} is invalid YAML: {e}",
+                p.display()
+            ))
         })?;
         match value {
             Value::Mapping(m) => deep_merge(&mut merged, m),
@@ -261,14 +263,23 @@ mod tests {
         )
         .unwrap();
         let out = eval.join("runs/2026/1/1/r1");
-        assert_eq!(std::fs::read_to_string(out.join("predictions.csv")).unwrap(), "1\n");
-        assert_eq!(std::fs::read_to_string(out.join("sub/x.csv")).unwrap(), "2\n");
+        assert_eq!(
+            std::fs::read_to_string(out.join("predictions.csv")).unwrap(),
+            "1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("sub/x.csv")).unwrap(),
+            "2\n"
+        );
         assert!(!out.join("metrics.json").exists());
         assert!(std::fs::symlink_metadata(out.join("link")).is_err());
         assert!(!eval.join("stale").exists());
         let ctx = std::fs::read_to_string(out.join("context.yaml")).unwrap();
         assert!(!ctx.contains("cheat"), "{ctx}");
-        assert!(ctx.contains("days: 28") && ctx.contains("x: 2") && ctx.contains("run_id: r1"), "{ctx}");
+        assert!(
+            ctx.contains("days: 28") && ctx.contains("x: 2") && ctx.contains("run_id: r1"),
+            "{ctx}"
+        );
         assert_eq!(
             std::fs::read_to_string(eval.join("holdout/actuals.csv")).unwrap(),
             "a\n"

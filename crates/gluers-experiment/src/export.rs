@@ -42,8 +42,7 @@ pub(crate) fn list_tree(git: &Git, commit: &str) -> Result<Vec<TreeFile>> {
             continue;
         };
         let mut parts = meta.split(' ');
-        let (Some(mode), Some(kind), Some(oid)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(mode), Some(kind), Some(oid)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
         if kind != "blob" {
@@ -152,12 +151,15 @@ pub(crate) fn export(
     };
     let mut to_write: Vec<&TreeFile> = Vec::new();
     for f in &files {
-        let unchanged = previous.files.get(&f.path).is_some_and(|(mode, oid, stamp)| {
-            mode == &f.mode
-                && oid == &f.oid
-                && stamp.is_some()
-                && Stamp::of(&dest.join(&f.path)).ok() == *stamp
-        });
+        let unchanged = previous
+            .files
+            .get(&f.path)
+            .is_some_and(|(mode, oid, stamp)| {
+                mode == &f.mode
+                    && oid == &f.oid
+                    && stamp.is_some()
+                    && Stamp::of(&dest.join(&f.path)).ok() == *stamp
+            });
         if unchanged {
             manifest
                 .files
@@ -307,7 +309,15 @@ mod tests {
 
     #[test]
     fn paths_and_links_that_leave_the_export_are_refused() {
-        for p in ["../x", "a/../../x", "/abs", "a//b", ".git/config", "a/./b", ""] {
+        for p in [
+            "../x",
+            "a/../../x",
+            "/abs",
+            "a//b",
+            ".git/config",
+            "a/./b",
+            "",
+        ] {
             assert!(check_path(p).is_err(), "{p}");
         }
         assert!(check_path("src/main.rs").is_ok());

@@ -144,9 +144,9 @@ fn glob_match(pattern: &str, path: &str) -> bool {
     fn go(p: &[u8], s: &[u8]) -> bool {
         match p.split_first() {
             None => s.is_empty(),
-            Some((b'*', rest)) => {
-                (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != b'/').any(|i| go(rest, &s[i..]))
-            }
+            Some((b'*', rest)) => (0..=s.len())
+                .take_while(|&i| i == 0 || s[i - 1] != b'/')
+                .any(|i| go(rest, &s[i..])),
             Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
         }
     }
@@ -186,11 +186,20 @@ fn untracked_frozen(
         let start = match e.kind {
             FrozenKind::File | FrozenKind::Dir => e.path.clone(),
             // A glob names files of one folder.
-            FrozenKind::Glob => e.path.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string()),
+            FrozenKind::Glob => e
+                .path
+                .rsplit_once('/')
+                .map_or(String::new(), |(d, _)| d.to_string()),
         };
         if e.kind == FrozenKind::Glob {
-            let dir = if start.is_empty() { root.to_path_buf() } else { root.join(&start) };
-            let Ok(it) = std::fs::read_dir(&dir) else { continue };
+            let dir = if start.is_empty() {
+                root.to_path_buf()
+            } else {
+                root.join(&start)
+            };
+            let Ok(it) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for ent in it.flatten() {
                 let rel = join_rel(&start, &ent.file_name().to_string_lossy());
                 if covers(e, &rel) && !base_tracked.contains(&rel) && !skip(&rel) {
@@ -362,7 +371,10 @@ mod tests {
             reason: String::new(),
         };
         assert!(covers(&e("src/eval.rs", FrozenKind::File), "src/eval.rs"));
-        assert!(!covers(&e("src/eval.rs", FrozenKind::File), "src/eval.rs.bak"));
+        assert!(!covers(
+            &e("src/eval.rs", FrozenKind::File),
+            "src/eval.rs.bak"
+        ));
         assert!(covers(&e(".cargo", FrozenKind::Dir), ".cargo/config.toml"));
         assert!(!covers(&e(".cargo", FrozenKind::Dir), ".cargo2/x"));
         assert!(is_excluded("p/data/runs/2026/x", &["p/data/runs/".into()]));

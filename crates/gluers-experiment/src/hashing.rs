@@ -300,9 +300,15 @@ mod tests {
         let paths = walk(root, "", &|_| false);
         assert_eq!(paths, vec!["b.txt".to_string(), "d/a.csv".to_string()]);
         let first = Snapshot::take(root, &paths, None).unwrap();
-        let mtime = std::fs::metadata(root.join("d/a.csv")).unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(root.join("d/a.csv"))
+            .unwrap()
+            .modified()
+            .unwrap();
         std::fs::write(root.join("d/a.csv"), "9,9\n").unwrap();
-        let f = File::options().write(true).open(root.join("d/a.csv")).unwrap();
+        let f = File::options()
+            .write(true)
+            .open(root.join("d/a.csv"))
+            .unwrap();
         f.set_modified(mtime).unwrap();
         let second = Snapshot::take(root, &paths, Some(&first)).unwrap();
         assert_eq!(

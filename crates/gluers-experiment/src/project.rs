@@ -133,7 +133,13 @@ impl Describe {
 /// from where they are; builds need to read them).
 pub(crate) fn external_path_deps(manifest_dir: &Path, repo_root: &Path) -> Vec<PathBuf> {
     let Ok(out) = Command::new(cargo_program())
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(manifest_dir.join("Cargo.toml"))
         .current_dir(manifest_dir)
         .stdin(Stdio::null())

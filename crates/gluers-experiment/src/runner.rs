@@ -161,7 +161,12 @@ impl Launcher<'_> {
 
     /// [`Launcher::env`] plus the run marker that lets a later command
     /// recognise what a killed engine left running.
-    pub fn run_env(&self, storage_root: &Path, tmp: &Path, run_id: &str) -> Vec<(OsString, OsString)> {
+    pub fn run_env(
+        &self,
+        storage_root: &Path,
+        tmp: &Path,
+        run_id: &str,
+    ) -> Vec<(OsString, OsString)> {
         let mut env = self.env(storage_root, tmp);
         env.push((process::RUN_MARKER_ENV.into(), run_id.into()));
         env
@@ -181,7 +186,9 @@ impl Launcher<'_> {
         Ok(match &self.state.project {
             StoredProject::Cargo { .. } => {
                 let exe = exe.ok_or_else(|| {
-                    ExperimentError::Sealed("no executable recorded; run `experiment init` again".into())
+                    ExperimentError::Sealed(
+                        "no executable recorded; run `experiment init` again".into(),
+                    )
                 })?;
                 let mut env = env.to_vec();
                 env.push(("CARGO_MANIFEST_DIR".into(), project_dir.into()));
@@ -191,7 +198,14 @@ impl Launcher<'_> {
                 let mut full: Vec<OsString> =
                     vec!["-c".into(), format!("{cmd} \"$@\"").into(), "sh".into()];
                 full.extend(args);
-                contain::command(self.mode(), jail, Path::new("/bin/sh"), &full, env, project_dir)
+                contain::command(
+                    self.mode(),
+                    jail,
+                    Path::new("/bin/sh"),
+                    &full,
+                    env,
+                    project_dir,
+                )
             }
         })
     }
@@ -230,14 +244,23 @@ fn run_phases(
     // 0. Export the exact commit; its frozen files must hold the base's
     // bytes, and the work tree's untracked frozen files theirs.
     let exported = measure(&mut timings.frozen_check, || {
-        export::export(&ctx.repo.git, &req.commit, &export_root, &paths.export_manifest())
+        export::export(
+            &ctx.repo.git,
+            &req.commit,
+            &export_root,
+            &paths.export_manifest(),
+        )
     });
     let exported = match exported {
         Ok(e) => e,
-        Err(ExperimentError::Export(why)) => return Ok(crash(format!("cannot export the commit: {why}"))),
+        Err(ExperimentError::Export(why)) => {
+            return Ok(crash(format!("cannot export the commit: {why}")))
+        }
         Err(e) => return Err(e),
     };
-    let violations = measure(&mut timings.frozen_check, || check_frozen(ctx, Some(&exported)))?;
+    let violations = measure(&mut timings.frozen_check, || {
+        check_frozen(ctx, Some(&exported))
+    })?;
     if !violations.is_empty() {
         let base = ctx.repo.git.short(&ctx.state.base_commit)?;
         return Err(ExperimentError::FrozenViolation {
@@ -286,11 +309,19 @@ fn run_phases(
             .find(|f| f.path.ends_with("Cargo.lock"))
             .map(|f| f.oid.clone());
         if lock_oid != ctx.state.fetched_lock {
-            note(&mut log, "fetching dependencies (cargo fetch, outside the sandbox)");
-            measure(&mut timings.build, || toolchain::fetch(&paths, &toolchain, &export_project, &log))?;
+            note(
+                &mut log,
+                "fetching dependencies (cargo fetch, outside the sandbox)",
+            );
+            measure(&mut timings.build, || {
+                toolchain::fetch(&paths, &toolchain, &export_project, &log)
+            })?;
             ctx.state.fetched_lock = lock_oid;
         }
-        note(&mut log, "building the candidate (cargo build --frozen, sandboxed)");
+        note(
+            &mut log,
+            "building the candidate (cargo build --frozen, sandboxed)",
+        );
         let jail = build_jail(ctx, &toolchain, &export_root);
         let cmd = contain::command(
             launcher_mode(ctx),
@@ -336,7 +367,10 @@ fn run_phases(
         paths: &paths,
     };
     let mut read = vec![export_root.clone()];
-    read.extend(contain::readable_storage(&storage_root, &ctx.state.eval_data));
+    read.extend(contain::readable_storage(
+        &storage_root,
+        &ctx.state.eval_data,
+    ));
     read.extend(launcher.common_read());
     if let Some(exe) = &candidate {
         read.extend(exe.parent().map(Path::to_path_buf));
@@ -352,7 +386,10 @@ fn run_phases(
         &env,
         &jail,
     )?;
-    note(&mut log, &format!("work tasks: {}", project::display_command(&cmd)));
+    note(
+        &mut log,
+        &format!("work tasks: {}", project::display_command(&cmd)),
+    );
     let exit = measure(&mut timings.work, || {
         process::run_in_group(cmd, "the project", &log, None, deadline, &mut |pgid| {
             track(ctx, "work tasks", pgid)
@@ -372,7 +409,10 @@ fn run_phases(
     let violations = measure(&mut timings.frozen_recheck, || check_frozen(ctx, None))?;
     if !violations.is_empty() {
         let what = frozen::describe(&violations);
-        note(&mut log, &format!("the work tasks changed frozen paths: {what}"));
+        note(
+            &mut log,
+            &format!("the work tasks changed frozen paths: {what}"),
+        );
         return Ok(crash(format!(
             "frozen paths changed while the work tasks ran: {what}; nothing was evaluated (restore those paths before the next run)"
         )));
@@ -380,7 +420,9 @@ fn run_phases(
 
     // 4. The private evaluator: a fresh folder of copies, the sealed
     // evaluator checked by its bytes, then run on that folder.
-    measure(&mut timings.sealed_check, || sealed::check(&paths, &ctx.state))?;
+    measure(&mut timings.sealed_check, || {
+        sealed::check(&paths, &ctx.state)
+    })?;
     let eval_root = ctx.state.sealed.eval_root.clone();
     let inputs = evaluator::EvalInputs {
         candidate_run: &run_dir,
@@ -390,7 +432,9 @@ fn run_phases(
         config_dir: &ctx.state.sealed.project_dir.join(&ctx.state.config_dir),
         protected_key: &ctx.state.protected_key,
     };
-    if let Err(e) = measure(&mut timings.sealed_check, || evaluator::prepare(&eval_root, &inputs)) {
+    if let Err(e) = measure(&mut timings.sealed_check, || {
+        evaluator::prepare(&eval_root, &inputs)
+    }) {
         return Ok(crash(e.to_string()));
     }
     let eval_tmp = paths.dir.join("eval-tmp");
@@ -412,11 +456,19 @@ fn run_phases(
         &env,
         &jail,
     )?;
-    note(&mut log, &format!("sealed evaluation: {}", project::display_command(&cmd)));
+    note(
+        &mut log,
+        &format!("sealed evaluation: {}", project::display_command(&cmd)),
+    );
     let exit = measure(&mut timings.evaluation, || {
-        process::run_in_group(cmd, "the sealed evaluator", &log, None, deadline, &mut |pgid| {
-            track(ctx, "sealed evaluation", pgid)
-        })
+        process::run_in_group(
+            cmd,
+            "the sealed evaluator",
+            &log,
+            None,
+            deadline,
+            &mut |pgid| track(ctx, "sealed evaluation", pgid),
+        )
     })?;
     reap(ctx);
     match exit {
@@ -437,7 +489,9 @@ fn run_phases(
             frozen::describe(&violations)
         )));
     }
-    measure(&mut timings.sealed_check, || sealed::check(&paths, &ctx.state))?;
+    measure(&mut timings.sealed_check, || {
+        sealed::check(&paths, &ctx.state)
+    })?;
     match read {
         Ok((m, bytes)) => {
             // The user's copy, for `dag --compare`; the record is the state's.
@@ -497,10 +551,16 @@ pub(crate) fn describe_eval(
         state: &ctx.state,
         paths: &ctx.paths,
     };
-    let mut read = vec![project_dir.to_path_buf(), ctx.paths.export(), ctx.paths.sealed_export()];
+    let mut read = vec![
+        project_dir.to_path_buf(),
+        ctx.paths.export(),
+        ctx.paths.sealed_export(),
+    ];
     read.extend(exe.parent().map(Path::to_path_buf));
     read.extend(launcher.common_read());
-    let jail = contain::Jail::default().read(read).write([tmp.to_path_buf()]);
+    let jail = contain::Jail::default()
+        .read(read)
+        .write([tmp.to_path_buf()]);
     let env = launcher.env(tmp, tmp);
     let mut cmd = launcher.dag_command(
         Some(exe),
@@ -526,7 +586,9 @@ pub(crate) fn describe_eval(
         )));
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        ExperimentError::Inspect(format!("`--describe --format json` printed invalid JSON: {e}"))
+        ExperimentError::Inspect(format!(
+            "`--describe --format json` printed invalid JSON: {e}"
+        ))
     })?;
     Ok(eval_part(&v))
 }
@@ -543,7 +605,11 @@ fn wiring_diff(base: &serde_json::Value, now: &serde_json::Value) -> String {
     let labels = |v: &serde_json::Value| -> Vec<String> {
         v["eval_tasks"]
             .as_array()
-            .map(|a| a.iter().filter_map(|t| t["label"].as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t["label"].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let (b, n) = (labels(base), labels(now));
@@ -563,7 +629,12 @@ fn check_frozen(ctx: &Ctx, exported: Option<&export::Exported>) -> Result<Vec<fr
     let mut m = frozen::Manifest::load(&path)?;
     let mut out = Vec::new();
     if let Some(e) = exported {
-        out.extend(m.check_export(&ctx.paths.export(), &e.files, &ctx.state.frozen, &ctx.state.excluded)?);
+        out.extend(m.check_export(
+            &ctx.paths.export(),
+            &e.files,
+            &ctx.state.frozen,
+            &ctx.state.excluded,
+        )?);
     }
     out.extend(m.check_work_tree(&ctx.repo.root, &ctx.state.frozen, &ctx.state.excluded)?);
     m.save(&path)?;

@@ -38,7 +38,11 @@ pub(crate) struct SealedManifest {
 }
 
 fn roots(paths: &StatePaths) -> [std::path::PathBuf; 3] {
-    [paths.sealed_export(), paths.sealed_bin_dir(), paths.sealed_data()]
+    [
+        paths.sealed_export(),
+        paths.sealed_bin_dir(),
+        paths.sealed_data(),
+    ]
 }
 
 fn listing(root: &Path, unhashed: Option<&str>) -> Vec<String> {
@@ -120,7 +124,11 @@ pub(crate) fn check(paths: &StatePaths, state: &State) -> Result<()> {
 /// Copies the evaluation-only data (storage-relative files or folders) into
 /// `sealed-data/`, at the same relative paths. Missing paths are an error:
 /// a declared answer key that is not there would score nothing.
-pub(crate) fn snapshot_data(paths: &StatePaths, storage_root: &Path, data: &[String]) -> Result<()> {
+pub(crate) fn snapshot_data(
+    paths: &StatePaths,
+    storage_root: &Path,
+    data: &[String],
+) -> Result<()> {
     let dest = paths.sealed_data();
     crate::fsutil::fresh_private_dir(&dest)?;
     for rel in data {

@@ -134,7 +134,10 @@ pub(crate) fn cargo_env(
     toolchain: &Toolchain,
     tmp: &Path,
 ) -> Vec<(OsString, OsString)> {
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", toolchain.bin_dir().display());
+    let path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        toolchain.bin_dir().display()
+    );
     vec![
         ("PATH".into(), path.into()),
         ("HOME".into(), tmp.into()),

@@ -49,7 +49,11 @@ fn an_evaluation_edit_hidden_from_git_does_not_run() {
             &common::EVALUATION_PY.replace("mae = sum", "mae = 0 * sum"),
         );
         let out = fx.engine(&["run", "-m", "invisible edit"]).expect(0);
-        assert!(out.stdout.contains("mae") && out.stdout.contains("5.0"), "{flag}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("mae") && out.stdout.contains("5.0"),
+            "{flag}: {}",
+            out.stdout
+        );
         fx.engine(&["discard"]).expect(0);
         let unflag = flag.replace("--", "--no-");
         fx.git(&["update-index", &unflag, "proj/evaluation.py"]);

@@ -145,7 +145,10 @@ impl Setup<'_> {
             .map_err(|e| ExperimentError::io("open", &run_log, e))?;
 
         // The sealed evaluator: an engine-owned export of the base commit.
-        println!("sealed evaluator   exporting {short} (engine state: {})", paths.dir.display());
+        println!(
+            "sealed evaluator   exporting {short} (engine state: {})",
+            paths.dir.display()
+        );
         let sealed_export = paths.sealed_export();
         crate::fsutil::fresh_private_dir(&sealed_export)?;
         let _ = std::fs::remove_file(paths.export_manifest());
@@ -192,8 +195,23 @@ impl Setup<'_> {
                 crate::toolchain::prepare_home(paths)?;
                 println!("sealed evaluator   building (sandboxed; output in {RUN_LOG_FILE})");
                 crate::toolchain::fetch(paths, &tc, &sealed_project, &log)?;
-                let exe = build_sealed(paths, &tc, &sealed_project, bin, &external_read, sandboxed, &log)?;
-                let described = describe_sealed(paths, &exe, &sealed_project, &args.dag, &external_read, sandboxed)?;
+                let exe = build_sealed(
+                    paths,
+                    &tc,
+                    &sealed_project,
+                    bin,
+                    &external_read,
+                    sandboxed,
+                    &log,
+                )?;
+                let described = describe_sealed(
+                    paths,
+                    &exe,
+                    &sealed_project,
+                    &args.dag,
+                    &external_read,
+                    sandboxed,
+                )?;
                 if described.eval_tasks.is_empty() {
                     return Err(ExperimentError::NoEvalTasks {
                         dag: args.dag.clone(),
@@ -345,7 +363,10 @@ impl Setup<'_> {
         eval_data.dedup();
         crate::sealed::snapshot_data(paths, &resolved.storage_root, &eval_data)?;
         if !eval_data.is_empty() {
-            println!("sealed data        {} (candidates cannot read it)", eval_data.join(", "));
+            println!(
+                "sealed data        {} (candidates cannot read it)",
+                eval_data.join(", ")
+            );
         }
 
         // The frozen set, by its bytes.
@@ -359,7 +380,13 @@ impl Setup<'_> {
         );
         let frozen_set = frozen::merge(all);
         print_frozen(&frozen_set);
-        let manifest = frozen::Manifest::record(&repo.root, &sealed_export, &base_tree, &frozen_set, &excluded)?;
+        let manifest = frozen::Manifest::record(
+            &repo.root,
+            &sealed_export,
+            &base_tree,
+            &frozen_set,
+            &excluded,
+        )?;
         manifest.save(&paths.manifest())?;
         crate::sealed::SealedManifest::record(paths, sealed_info.unhashed.as_deref())?
             .save(&paths.sealed_manifest())?;
@@ -527,7 +554,10 @@ fn resolve_holdout(path: &std::path::Path, storage_root: &std::path::Path) -> Re
     let cwd = std::env::current_dir()
         .map_err(|e| ExperimentError::io("read the current directory", ".", e))?;
     let abs = crate::repo::normalize(&cwd.join(path));
-    if let Some(rel) = abs.as_deref().and_then(|a| a.strip_prefix(storage_root).ok()) {
+    if let Some(rel) = abs
+        .as_deref()
+        .and_then(|a| a.strip_prefix(storage_root).ok())
+    {
         if abs.as_deref().is_some_and(|a| a.exists()) && !rel.as_os_str().is_empty() {
             return Ok(crate::repo::to_slash(rel));
         }
@@ -559,9 +589,11 @@ fn build_sealed(
     let mut read = vec![tc.sysroot.clone(), paths.sealed_export()];
     read.extend(crate::toolchain::shared_cache_dirs());
     read.extend(external.iter().cloned());
-    let jail = crate::contain::Jail::default()
-        .read(read)
-        .write([paths.target(), paths.cargo_home(), tmp.clone()]);
+    let jail = crate::contain::Jail::default().read(read).write([
+        paths.target(),
+        paths.cargo_home(),
+        tmp.clone(),
+    ]);
     let mode = if sandboxed {
         crate::contain::Mode::Sandboxed
     } else {
@@ -577,7 +609,8 @@ fn build_sealed(
     );
     // Built once; not bounded by a run's timeout.
     let far = std::time::Instant::now() + Duration::from_secs(60 * 60 * 24);
-    let built = crate::toolchain::run_build(cmd, bin, &paths.build_messages(), log, far, &mut |_| Ok(()))?;
+    let built =
+        crate::toolchain::run_build(cmd, bin, &paths.build_messages(), log, far, &mut |_| Ok(()))?;
     crate::process::kill_descendants();
     let exe = match built {
         crate::toolchain::Build::Built(exe) => exe,
@@ -587,7 +620,9 @@ fn build_sealed(
             )))
         }
         crate::toolchain::Build::TimedOut => {
-            return Err(ExperimentError::Sealed("building the base commit timed out".into()))
+            return Err(ExperimentError::Sealed(
+                "building the base commit timed out".into(),
+            ))
         }
     };
     let dir = paths.sealed_bin_dir();
@@ -610,7 +645,9 @@ fn describe_sealed(
     let tmp = paths.tmp();
     let mut read = vec![paths.sealed_export(), paths.sealed_bin_dir()];
     read.extend(external.iter().cloned());
-    let jail = crate::contain::Jail::default().read(read).write([tmp.clone()]);
+    let jail = crate::contain::Jail::default()
+        .read(read)
+        .write([tmp.clone()]);
     let mode = if sandboxed {
         crate::contain::Mode::Sandboxed
     } else {
