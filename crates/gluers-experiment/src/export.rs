@@ -128,10 +128,6 @@ impl ExportManifest {
 pub(crate) struct Exported {
     /// The commit's files.
     pub files: Vec<TreeFile>,
-    /// Paths written (new or changed).
-    pub written: Vec<String>,
-    /// Paths removed (no longer in the commit, or not the engine's).
-    pub removed: Vec<String>,
 }
 
 /// Writes `commit` into `dest` (created if needed), reusing what the
@@ -222,11 +218,12 @@ pub(crate) fn export(
         message: e.to_string(),
     })?;
     crate::fsutil::atomic_replace(manifest_path, &text)?;
-    Ok(Exported {
-        files,
-        written,
-        removed,
-    })
+    tracing::debug!(
+        written = written.len(),
+        removed = removed.len(),
+        "exported {commit}"
+    );
+    Ok(Exported { files })
 }
 
 /// Splits one `cat-file --batch` record off `out`.

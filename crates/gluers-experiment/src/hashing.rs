@@ -152,27 +152,6 @@ impl Snapshot {
         out.sort();
         out
     }
-
-    /// Loads a snapshot saved with [`Snapshot::save`] (missing: empty).
-    pub fn load(path: &Path) -> Result<Self> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ExperimentError::State {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(ExperimentError::io("read", path, e)),
-        }
-    }
-
-    /// Saves the snapshot atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec(self).map_err(|e| ExperimentError::State {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        crate::fsutil::atomic_replace(path, &text)
-    }
 }
 
 /// The blake3 hash (hex) of one file's bytes.

@@ -2,7 +2,6 @@
 //! formatting `k=v;k=v`, and comparing runs.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,21 +28,6 @@ impl Metric {
 pub(crate) struct Metrics(pub Vec<Metric>);
 
 impl Metrics {
-    /// Reads `metrics.json`: a JSON object of metric name to number.
-    ///
-    /// Returns a human-readable reason when the file is missing, is not JSON,
-    /// is not an object, holds a non-number, or is empty.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("the evaluator wrote no {}", path.display()))
-            }
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-        };
-        Self::parse(&text).map_err(|why| format!("{} is invalid: {why}", path.display()))
-    }
-
     /// Parses the contents of a `metrics.json`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;

@@ -106,9 +106,6 @@ pub(crate) struct Describe {
     /// The whole document.
     #[serde(skip)]
     pub raw: serde_json::Value,
-    /// The file wiring `eval_tasks`, relative to the package root.
-    #[serde(default)]
-    pub eval_wiring_file: Option<String>,
 }
 
 impl Describe {

@@ -121,8 +121,6 @@ type PhaseResult = (Outcome, Metrics, Option<String>);
 pub(crate) struct Launcher<'a> {
     /// The open experiment.
     pub state: &'a crate::state::State,
-    /// Its state folders.
-    pub paths: &'a crate::state::StatePaths,
 }
 
 impl Launcher<'_> {
@@ -362,10 +360,7 @@ fn run_phases(
     // 2. The candidate's work tasks, into a fresh run folder.
     let run_dir = storage_root.join(run_folder);
     crate::fsutil::ensure_dir(&run_dir)?;
-    let launcher = Launcher {
-        state: &ctx.state,
-        paths: &paths,
-    };
+    let launcher = Launcher { state: &ctx.state };
     let mut read = vec![export_root.clone()];
     read.extend(contain::readable_storage(
         &storage_root,
@@ -439,10 +434,7 @@ fn run_phases(
     }
     let eval_tmp = paths.dir.join("eval-tmp");
     crate::fsutil::fresh_private_dir(&eval_tmp)?;
-    let launcher = Launcher {
-        state: &ctx.state,
-        paths: &paths,
-    };
+    let launcher = Launcher { state: &ctx.state };
     let mut read = vec![ctx.state.sealed.export.clone(), paths.sealed_bin_dir()];
     read.extend(launcher.common_read());
     let jail = contain::Jail::default()
@@ -547,10 +539,7 @@ pub(crate) fn describe_eval(
     project_dir: &Path,
     tmp: &Path,
 ) -> Result<serde_json::Value> {
-    let launcher = Launcher {
-        state: &ctx.state,
-        paths: &ctx.paths,
-    };
+    let launcher = Launcher { state: &ctx.state };
     let mut read = vec![
         project_dir.to_path_buf(),
         ctx.paths.export(),
