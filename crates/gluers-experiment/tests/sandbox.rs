@@ -4,8 +4,8 @@
 //! same operation where the policy allows it), so a sandbox that breaks
 //! everything cannot pass for one that denies the right things.
 //!
-//! Prerequisites (Landlock, python3) missing: skipped with a note, except
-//! under `CI=true`, where that is a failure.
+//! A missing prerequisite (Landlock, python3) fails the test: it never
+//! passes by skipping.
 //!
 //! The reaper and environment tests need a process of their own (the
 //! reaper reaps every child of the process; the environment must be the
@@ -29,21 +29,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_gluers-experiment");
 const SECRET: &str = "SEALED-ANSWER-4242";
 const ORIGINAL: &str = "original outside content";
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+/// A prerequisite is missing: the test fails (it never passes by skipping).
+fn missing(what: &str) -> ! {
+    panic!("this test needs {what}")
 }
 
-/// A prerequisite is missing: a failure under CI, a skip (false) elsewhere.
-fn missing(what: &str) -> bool {
-    assert!(
-        !in_ci(),
-        "CI=true and a test prerequisite is missing: {what}"
-    );
-    eprintln!("skipped: {what}");
-    false
-}
-
-/// Whether Landlock can enforce the sandbox here.
+/// Checks that Landlock can enforce the sandbox here (a failure if not).
 fn landlock() -> bool {
     match landlock_available() {
         Ok(abi) => {
@@ -60,7 +51,7 @@ struct Python {
     prefixes: Vec<PathBuf>,
 }
 
-fn python() -> Option<Python> {
+fn python() -> Python {
     let out = Command::new("python3")
         .args([
             "-c",
@@ -72,15 +63,12 @@ fn python() -> Option<Python> {
             let text = String::from_utf8(o.stdout).unwrap();
             let mut lines = text.lines().map(PathBuf::from);
             let exe = std::fs::canonicalize(lines.next().unwrap()).unwrap();
-            Some(Python {
+            Python {
                 exe,
                 prefixes: lines.collect(),
-            })
+            }
         }
-        _ => {
-            missing("python3 is not on PATH");
-            None
-        }
+        _ => missing("python3 on PATH"),
     }
 }
 
@@ -231,7 +219,7 @@ fn python_cannot_read_sealed_data_or_write_outside() {
     if !landlock() {
         return;
     }
-    let Some(py) = python() else { return };
+    let py = python();
     let f = Fixture::new();
     let code = format!(
         r#"
@@ -335,7 +323,7 @@ fn cannot_use_tcp() {
     if !landlock() {
         return;
     }
-    let Some(py) = python() else { return };
+    let py = python();
     let f = Fixture::new();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -383,7 +371,7 @@ fn cannot_connect_to_an_abstract_unix_socket_outside() {
     if !landlock() {
         return;
     }
-    let Some(py) = python() else { return };
+    let py = python();
     let f = Fixture::new();
     let name = format!("gluers-sandbox-test-{}", std::process::id());
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
