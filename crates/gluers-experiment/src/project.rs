@@ -171,53 +171,77 @@ pub(crate) fn external_path_deps(manifest_dir: &Path, repo_root: &Path) -> Vec<P
     dirs
 }
 
-/// For a command project: a folder of the engine's holding a link named
-/// like the command's interpreter to the real executable (resolved now, with
-/// the user's environment, so that shims and `PYENV_*` play no part later),
-/// and the interpreter's prefixes that contained processes may read.
-pub(crate) fn tool_dir(
+/// What a command project's Python is, as resolved at init.
+#[derive(Debug, Default)]
+pub(crate) struct PythonTools {
+    /// The interpreter's `sys.executable` (a venv's `bin/python` kept as
+    /// is), when the command runs Python.
+    pub exe: Option<PathBuf>,
+    /// A folder of the engine's put first on `PATH`, holding a launcher
+    /// named like the command's interpreter word that runs `exe`.
+    pub tool_dir: Option<PathBuf>,
+    /// The folders the interpreter loads from (prefixes, `sys.path`,
+    /// `libpython`), which contained processes may read.
+    pub reads: Vec<PathBuf>,
+}
+
+/// Resolves the interpreter of a command project once, with the user's
+/// environment (so that shims, `PYENV_*` or `uv run` play no part later),
+/// and prepares what contained processes need to run it. A command that is
+/// not Python gets nothing (its programs come from the system folders).
+pub(crate) fn python_tools(
     paths: &crate::state::StatePaths,
     interpreter: &str,
     project_dir: &Path,
-) -> Result<(Option<PathBuf>, Vec<PathBuf>)> {
-    let word = interpreter.split_whitespace().next().unwrap_or("python3");
-    if word.contains('/') {
-        return Ok((None, Vec::new()));
-    }
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{word} -c 'import os,sys; print(os.path.realpath(sys.executable)); print(sys.prefix); print(sys.base_prefix)'"
-        ))
-        .current_dir(project_dir)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| ExperimentError::Spawn {
-            program: word.into(),
-            source: e,
-        })?;
-    if !out.status.success() {
-        return Ok((None, Vec::new()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut lines = text.lines().map(PathBuf::from);
-    let (Some(exe), Some(prefix), Some(base)) = (lines.next(), lines.next(), lines.next()) else {
-        return Ok((None, Vec::new()));
+) -> Result<PythonTools> {
+    let Ok(exe) = crate::python::resolve_interpreter(interpreter, project_dir) else {
+        return Ok(PythonTools::default());
     };
-    let dir = paths.dir.join("tools");
-    crate::fsutil::fresh_private_dir(&dir)?;
-    for name in [word, "python", "python3"] {
-        let link = dir.join(name);
-        if std::fs::symlink_metadata(&link).is_err() {
-            std::os::unix::fs::symlink(&exe, &link)
-                .map_err(|e| ExperimentError::io("link", &link, e))?;
-        }
-    }
-    let mut reads = vec![prefix, base];
+    let info = crate::pyenv::Interpreter::probe(&exe)?;
+    let mut reads = vec![info.prefix.clone(), info.base_prefix.clone()];
     reads.extend(exe.parent().map(Path::to_path_buf));
+    reads.extend(
+        info.libpython
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf),
+    );
+    reads.extend(
+        info.path
+            .iter()
+            .filter(|p| !p.starts_with(project_dir))
+            .cloned(),
+    );
+    reads.retain(|p| p.is_absolute() && p.exists());
     reads.sort();
     reads.dedup();
-    Ok((Some(dir), reads))
+    let word = interpreter.split_whitespace().next().unwrap_or("python3");
+    let mut tool_dir = None;
+    if !word.contains('/') {
+        // A launcher rather than a link: a venv's python finds its
+        // packages from the path it is started as.
+        let dir = paths.dir.join("tools");
+        crate::fsutil::fresh_private_dir(&dir)?;
+        let script = format!(
+            "#!/bin/sh\nexec '{}' \"$@\"\n",
+            exe.display().to_string().replace('\'', "'\\''")
+        );
+        for name in [word, "python", "python3"] {
+            let at = dir.join(name);
+            if !at.exists() {
+                std::fs::write(&at, &script).map_err(|e| ExperimentError::io("write", &at, e))?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| ExperimentError::io("set permissions of", &at, e))?;
+            }
+        }
+        tool_dir = Some(dir);
+    }
+    Ok(PythonTools {
+        exe: Some(exe),
+        tool_dir,
+        reads,
+    })
 }
 
 /// A shell-like rendering of a command for the run log.

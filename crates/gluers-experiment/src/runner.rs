@@ -171,9 +171,11 @@ impl Launcher<'_> {
     }
 
     /// A project command (`dag LABEL ...`) run from `project_dir` by
-    /// `exe` (Rust) or the project's shell command.
+    /// `exe` (Rust) or the project's shell command; `isolated` is for the
+    /// sealed evaluator (Gluepy: its interpreter run directly, `-I -B`).
     pub fn dag_command(
         &self,
+        isolated: bool,
         exe: Option<&Path>,
         project_dir: &Path,
         args: &[&str],
@@ -191,6 +193,17 @@ impl Launcher<'_> {
                 let mut env = env.to_vec();
                 env.push(("CARGO_MANIFEST_DIR".into(), project_dir.into()));
                 contain::command(self.mode(), jail, exe, &args, &env, project_dir)
+            }
+            StoredProject::Command {
+                flavor: crate::state::Flavor::Gluepy,
+                ..
+            } if isolated && self.state.python.is_some() => {
+                // The sealed Gluepy evaluator: the interpreter resolved at
+                // init, isolated (`-I -B`), running the export's manage.py.
+                let python = self.state.python.as_deref().unwrap_or(Path::new("python3"));
+                let launcher = crate::pyenv::manage_py_command(python, project_dir, &args);
+                let full: Vec<OsString> = launcher.get_args().map(OsString::from).collect();
+                contain::command(self.mode(), jail, python, &full, env, project_dir)
             }
             StoredProject::Command { cmd, .. } => {
                 let mut full: Vec<OsString> =
@@ -375,6 +388,7 @@ fn run_phases(
         .write([run_dir.clone(), tmp.clone()]);
     let env = launcher.run_env(&storage_root, &tmp, run_id);
     let cmd = launcher.dag_command(
+        false,
         candidate.as_deref(),
         &export_project,
         &["dag", &ctx.state.dag, "--skip-eval", "--retry", run_folder],
@@ -442,6 +456,7 @@ fn run_phases(
         .write([eval_root.clone(), eval_tmp.clone()]);
     let env = launcher.run_env(&eval_root, &eval_tmp, run_id);
     let cmd = launcher.dag_command(
+        true,
         ctx.state.sealed.executable.as_deref(),
         &ctx.state.sealed.project_dir.clone(),
         &["dag", &ctx.state.dag, "--eval-only", "--retry", run_folder],
@@ -552,6 +567,7 @@ pub(crate) fn describe_eval(
         .write([tmp.to_path_buf()]);
     let env = launcher.env(tmp, tmp);
     let mut cmd = launcher.dag_command(
+        false,
         Some(exe),
         project_dir,
         &["dag", &ctx.state.dag, "--describe", "--format", "json"],

@@ -109,6 +109,7 @@ pub(crate) fn check(paths: &StatePaths, state: &State) -> Result<()> {
         }
         fresh.push(now);
     }
+    check_python(paths)?;
     let cache: [Snapshot; 3] = [fresh.remove(0), fresh.remove(0), fresh.remove(0)];
     if cache != m.cache {
         m.cache = cache;
@@ -157,4 +158,26 @@ pub(crate) fn snapshot_data(
         }
     }
     Ok(())
+}
+
+/// Checks the Python environment the sealed Gluepy evaluator imports from
+/// (`sys.path`, `.pth` files, `sitecustomize`) against its manifest, when
+/// init recorded one.
+fn check_python(paths: &StatePaths) -> Result<()> {
+    let path = paths.python_manifest();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ExperimentError::io("read", &path, e)),
+    };
+    let manifest: crate::pyenv::Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| ExperimentError::State {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    manifest.verify().map_err(|changed| {
+        ExperimentError::Sealed(format!(
+            "the Python environment of the sealed evaluator changed since init: {changed}; restore it, or start a new experiment with `experiment init`"
+        ))
+    })
 }

@@ -241,6 +241,10 @@ pub(crate) struct State {
     /// interpreter resolved at init.
     #[serde(default)]
     pub tool_dir: Option<PathBuf>,
+    /// Command projects running Python: the interpreter resolved at init
+    /// (Gluepy's sealed evaluator runs it isolated, `-I -B`).
+    #[serde(default)]
+    pub python: Option<PathBuf>,
     /// Evaluation-only data, relative to the storage root, sealed at init.
     #[serde(default)]
     pub eval_data: Vec<String>,
@@ -360,6 +364,10 @@ impl StatePaths {
     /// sources; for command projects, what the sealed evaluator runs).
     pub fn sealed_export(&self) -> PathBuf {
         self.dir.join("sealed")
+    }
+    /// The Python environment the sealed Gluepy evaluator imports from.
+    pub fn python_manifest(&self) -> PathBuf {
+        self.dir.join("python-env.json")
     }
     /// Hashes of the sealed export and executable, with their stat cache.
     pub fn sealed_manifest(&self) -> PathBuf {

@@ -174,6 +174,7 @@ impl Project {
             .args(args)
             .current_dir(&self.root)
             .envs(GIT_ENV)
+            .env("GLUERS_STATE_DIR", self.root.with_file_name("state"))
             .env_remove("GLUEPY_SETTINGS_MODULE")
             .output()
             .unwrap();
@@ -212,6 +213,8 @@ fn the_engine_drives_a_real_gluepy_project() {
             "forecast",
             "--goal",
             "lower mae",
+            "--holdout",
+            "data/truth.json",
             "--freeze",
             "data/truth.json",
         ],

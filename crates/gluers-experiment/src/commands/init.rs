@@ -185,6 +185,7 @@ impl Setup<'_> {
         let mut cargo_configs = Vec::new();
         let external_read;
         let mut tool_dir = None;
+        let mut python: Option<PathBuf> = None;
         let protected_key;
         let defaults;
         match &resolved.stored {
@@ -245,14 +246,28 @@ impl Setup<'_> {
             }
             StoredProject::Command { cmd, flavor, .. } => {
                 let interp = python::interpreter(cmd);
-                let (dir, reads) = project::tool_dir(paths, &interp, &resolved.project_dir)?;
-                tool_dir = dir;
-                external_read = reads;
+                let tools = project::python_tools(paths, &interp, &resolved.project_dir)?;
+                tool_dir = tools.tool_dir;
+                external_read = tools.reads;
+                python = tools.exe;
                 if *flavor == Flavor::Gluepy {
                     // Asked of the base commit's export, in the project's own
                     // interpreter: which classes and files the DAG evaluates with.
-                    let exe = python::resolve_interpreter(&interp, &resolved.project_dir)?;
+                    let exe = python.clone().ok_or_else(|| {
+                        ExperimentError::Inspect(format!(
+                            "`{interp}` does not run Python in {}; check the project command",
+                            resolved.project_dir.display()
+                        ))
+                    })?;
                     let inspected = python::inspect_gluepy(&exe, &sealed_project, &args.dag)?;
+                    // What the sealed evaluator imports from, hashed now and
+                    // checked before every evaluation.
+                    let env = crate::pyenv::Manifest::record(&exe, &sealed_project)?;
+                    let bytes = serde_json::to_vec(&env).map_err(|e| ExperimentError::State {
+                        path: paths.python_manifest(),
+                        message: e.to_string(),
+                    })?;
+                    crate::fsutil::atomic_write(&paths.python_manifest(), &bytes)?;
                     let wt_storage = inspected
                         .settings
                         .storage_root
@@ -410,6 +425,7 @@ impl Setup<'_> {
             fetched_lock: None,
             external_read,
             tool_dir,
+            python: python.clone(),
             eval_data,
             base_eval,
             protected_key: protected_key.into(),
