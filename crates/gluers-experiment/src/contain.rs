@@ -45,6 +45,17 @@ pub(crate) enum Mode {
     Unsandboxed,
 }
 
+impl Mode {
+    /// The mode of an experiment whose state says `sandboxed`.
+    pub fn of(sandboxed: bool) -> Self {
+        if sandboxed {
+            Self::Sandboxed
+        } else {
+            Self::Unsandboxed
+        }
+    }
+}
+
 /// The command running `program args` in `cwd` with exactly `env`, inside
 /// `jail` when `mode` is [`Mode::Sandboxed`] (through the engine's own
 /// binary as the Landlock trampoline).

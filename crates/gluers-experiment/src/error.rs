@@ -205,17 +205,6 @@ pub enum ExperimentError {
         known: String,
     },
 
-    /// The experiment log is unreadable.
-    #[error("experiment log {} line {line}: {message}; restore it from .git/gluers or fix the line", path.display())]
-    Log {
-        /// The log file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-
     /// The experiment log's hash chain is broken: a row was edited,
     /// removed, reordered or forged outside the engine.
     #[error("{0}; the record can no longer be trusted: restore the engine's log, or start a new experiment with `experiment init`")]

@@ -123,21 +123,14 @@ impl ExportManifest {
     }
 }
 
-/// What an export did.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Exported {
-    /// The commit's files.
-    pub files: Vec<TreeFile>,
-}
-
 /// Writes `commit` into `dest` (created if needed), reusing what the
-/// previous export recorded in `manifest_path`.
+/// previous export recorded in `manifest_path`; returns the commit's files.
 pub(crate) fn export(
     git: &Git,
     commit: &str,
     dest: &Path,
     manifest_path: &Path,
-) -> Result<Exported> {
+) -> Result<Vec<TreeFile>> {
     let files = list_tree(git, commit)?;
     crate::fsutil::ensure_private_dir(dest)?;
     let previous = ExportManifest::load(manifest_path);
@@ -223,7 +216,7 @@ pub(crate) fn export(
         removed = removed.len(),
         "exported {commit}"
     );
-    Ok(Exported { files })
+    Ok(files)
 }
 
 /// Splits one `cat-file --batch` record off `out`.

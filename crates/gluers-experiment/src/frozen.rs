@@ -272,13 +272,22 @@ impl Manifest {
         })
     }
 
-    /// Writes the manifest atomically.
+    /// Writes the manifest atomically and durably (at init).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec(self).map_err(|e| ExperimentError::State {
+        crate::fsutil::atomic_write(path, &self.to_json(path)?)
+    }
+
+    /// Writes the manifest with refreshed stat caches, atomically but not
+    /// synced: a cache lost to a power cut only costs a re-hash.
+    pub fn save_cache(&self, path: &Path) -> Result<()> {
+        crate::fsutil::atomic_replace(path, &self.to_json(path)?)
+    }
+
+    fn to_json(&self, path: &Path) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| ExperimentError::State {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?;
-        crate::fsutil::atomic_write(path, &text)
+        })
     }
 
     /// Checks the candidate's export (files of its commit, written at

@@ -464,17 +464,6 @@ impl Git {
         Ok(self.output(args)?.status.success())
     }
 
-    /// Runs git with `input` on stdin, requiring success; returns stdout.
-    #[allow(dead_code)] // part of the runner API; kept for callers and tests
-    pub(crate) fn run_with_input<S: AsRef<OsStr>>(
-        &self,
-        args: &[S],
-        input: &[u8],
-    ) -> Result<String> {
-        let out = self.run_with_input_bytes(args, input)?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
-    }
-
     /// Runs git with `input` on stdin, requiring success; returns stdout's
     /// raw bytes (for `cat-file --batch`).
     pub(crate) fn run_with_input_bytes<S: AsRef<OsStr>>(
@@ -610,13 +599,6 @@ impl Git {
         Ok(parse_status_v2(entries))
     }
 
-    /// [`Git::status_with_head`], started to run alongside other work;
-    /// [`Started::finish_status`] collects it.
-    #[allow(dead_code)] // part of the runner API; kept for callers and tests
-    pub(crate) fn start_status_with_head(&self, untracked: bool) -> Result<Started> {
-        self.start(&status_v2_args(untracked))
-    }
-
     /// Starts a query for the full and the short (unambiguous) hash of each
     /// revision, in one call; a revision given twice, or two naming the same
     /// commit, give one pair.
@@ -661,22 +643,6 @@ impl Started {
         child.wait_with_output().map_err(spawn_error)
     }
 
-    /// Waits for it and reports whether it exited with status 0.
-    #[allow(dead_code)] // part of the runner API; kept for callers and tests
-    pub(crate) fn succeeds(mut self) -> Result<bool> {
-        Ok(self.output()?.status.success())
-    }
-
-    /// Waits for it, requiring success; the paths it printed NUL-separated.
-    #[allow(dead_code)] // part of the runner API; kept for callers and tests
-    pub(crate) fn finish_z(mut self) -> Result<Vec<String>> {
-        let out = self.output()?;
-        if !out.status.success() {
-            return Err(self.git.failure(&self.args, &out));
-        }
-        Ok(split_z(&out.stdout))
-    }
-
     /// Waits for it, requiring success; its stdout without the trailing
     /// newline.
     pub(crate) fn finish(mut self) -> Result<String> {
@@ -689,12 +655,6 @@ impl Started {
             s.pop();
         }
         Ok(s)
-    }
-
-    /// The result of [`Git::start_status_with_head`].
-    #[allow(dead_code)] // part of the runner API; kept for callers and tests
-    pub(crate) fn finish_status(self) -> Result<Status> {
-        Ok(parse_status_v2(self.finish_z()?))
     }
 }
 
@@ -1439,7 +1399,7 @@ mod input_tests {
         // A deadlock fails the test instead of hanging it.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send(git.run_with_input(
+            let _ = tx.send(git.run_with_input_bytes(
                 &["hash-object", "--no-filters", "--stdin-paths"],
                 input.as_bytes(),
             ));
@@ -1448,6 +1408,6 @@ mod input_tests {
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("git hash-object --stdin-paths got stuck")
             .unwrap();
-        assert_eq!(out.lines().count(), n);
+        assert_eq!(String::from_utf8_lossy(&out).lines().count(), n);
     }
 }

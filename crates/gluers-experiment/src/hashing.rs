@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -158,73 +157,53 @@ impl Snapshot {
 pub(crate) fn hash_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(|e| ExperimentError::io("open", path, e))?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| ExperimentError::io("read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    hasher
+        .update_reader(&mut file)
+        .map_err(|e| ExperimentError::io("read", path, e))?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// Hashes the files on every core, each thread given a share of the bytes
-/// (largest files first, each to the least loaded thread).
+/// Hashes the files on every core (see [`par_map_largest_first`]).
 fn hash_all(root: &Path, files: &[(String, u64, Option<Stamp>)]) -> Result<Vec<String>> {
-    let jobs = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, 16)
-        .min(files.len());
-    if jobs <= 1 {
-        return files
-            .iter()
-            .map(|(rel, _, _)| hash_file(&root.join(rel)))
-            .collect();
-    }
-    let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(files[i].1));
-    let mut groups: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); jobs];
-    for i in order {
-        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
-            g.0 += files[i].1;
-            g.1.push(i);
+    par_map_largest_first(files, |f| f.1, |f| hash_file(&root.join(&f.0)))
+        .into_iter()
+        .collect()
+}
+
+/// How many threads hash: every core, at most 8 (beyond that the disk, not
+/// the hash, is the limit).
+pub(crate) fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(8))
+}
+
+/// `f` applied to every item on [`workers`] threads, results in the items'
+/// order. Threads take the next item from one queue ordered largest first
+/// (`size`), so that one big file does not finish last on a loaded thread.
+pub(crate) fn par_map_largest_first<T: Sync, R: Send>(
+    items: &[T],
+    size: impl Fn(&T) -> u64,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(size(&items[i])));
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|s| {
+        for _ in 0..workers().min(items.len()) {
+            s.spawn(|| {
+                let mut mine = Vec::new();
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    mine.push((i, f(&items[i])));
+                }
+                done.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
+            });
         }
-    }
-    let results: Vec<Result<Vec<(usize, String)>>> = std::thread::scope(|scope| {
-        let running: Vec<_> = groups
-            .iter()
-            .map(|(_, members)| {
-                scope.spawn(move || {
-                    members
-                        .iter()
-                        .map(|&i| Ok((i, hash_file(&root.join(&files[i].0))?)))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        running
-            .into_iter()
-            .map(|r| {
-                r.join().unwrap_or_else(|_| {
-                    Err(ExperimentError::io(
-                        "hash",
-                        root,
-                        std::io::Error::other("a hashing thread panicked"),
-                    ))
-                })
-            })
-            .collect()
     });
-    let mut out = vec![String::new(); files.len()];
-    for group in results {
-        for (i, h) in group? {
-            out[i] = h;
-        }
-    }
-    Ok(out)
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Every file, symlink and special file below `root/rel` (or `rel` itself

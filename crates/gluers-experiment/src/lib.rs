@@ -26,9 +26,13 @@
 //! everything but the build, the work tasks and the sealed evaluation
 //! (`bench/engine_overhead.sh` measures it).
 //!
-//! State lives under `.git/gluers/` (out of reach of `git reset` and
-//! `git clean`); one engine command runs at a time per repository. The engine
-//! works on Unix (it runs children in their own process groups).
+//! State lives outside the repository, in a private state root
+//! (`$GLUERS_STATE_DIR`, `$XDG_STATE_HOME/gluers` or `~/.local/state/gluers`;
+//! see `state.rs`); one engine command runs at a time per repository.
+//! Candidates run from an engine-owned export of their commit, under
+//! Landlock, and every process they start is killed after each phase
+//! (`docs/threat-model.md`). The engine works on Linux; elsewhere only with
+//! `init --no-sandbox`.
 //!
 //! The same engine drives gluers Rust projects ([`ProjectSpec::Cargo`]) and
 //! any project run by a command speaking the same `dag` protocol, Gluepy 1.6.0
@@ -48,6 +52,7 @@ mod frozen;
 mod fsutil;
 mod git;
 mod hashing;
+mod launch;
 mod lock;
 mod metrics;
 mod process;

@@ -1,6 +1,7 @@
 //! One engine command at a time per repository.
 //!
-//! The lock is an advisory exclusive lock (flock) on `.git/gluers/lock`,
+//! The lock is an advisory exclusive lock (flock) on the repository's `lock`
+//! file in the engine's state root,
 //! taken without waiting. The operating system drops it when the engine
 //! exits, even on `kill -9`, and it is not inherited by child processes
 //! (the file is opened close-on-exec).

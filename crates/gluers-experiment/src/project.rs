@@ -109,6 +109,16 @@ pub(crate) struct Describe {
 }
 
 impl Describe {
+    /// The fields of the document that evaluation depends on (evaluation
+    /// tasks with their types and metric docs, in order, and the
+    /// evaluation-only data): a candidate's must equal the base's.
+    pub fn evaluation_part(&self) -> serde_json::Value {
+        serde_json::json!({
+            "eval_tasks": self.raw.get("eval_tasks").cloned().unwrap_or_default(),
+            "eval_data": self.raw.get("eval_data").cloned().unwrap_or_default(),
+        })
+    }
+
     /// Parses `--describe --format json` output, keeping the raw document.
     pub fn parse(bytes: &[u8], dag: &str) -> Result<Self> {
         let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
@@ -123,6 +133,28 @@ impl Describe {
         })?;
         d.raw = raw;
         Ok(d)
+    }
+}
+
+/// What differs between two [`Describe::evaluation_part`]s, in words.
+pub(crate) fn wiring_diff(base: &serde_json::Value, now: &serde_json::Value) -> String {
+    let labels = |v: &serde_json::Value| -> Vec<String> {
+        v["eval_tasks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t["label"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (b, n) = (labels(base), labels(now));
+    if b != n {
+        format!("eval tasks [{}] became [{}]", b.join(", "), n.join(", "))
+    } else if base["eval_data"] != now["eval_data"] {
+        "the evaluation-only data changed".into()
+    } else {
+        "an evaluation task's type or metric docs changed".into()
     }
 }
 

@@ -42,10 +42,6 @@
 //!   pandas and numpy import and run (`tempfile` falls back to `/tmp`).
 //! * `-B`: no `__pycache__` appears in the export.
 
-// The engine's runner and sealed evaluator call into this module once they
-// are rewritten to use it; until then only the tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
@@ -565,7 +561,7 @@ impl Manifest {
         let next = AtomicUsize::new(0);
         const CHUNK: usize = 16;
         std::thread::scope(|s| {
-            for _ in 0..workers() {
+            for _ in 0..crate::hashing::workers() {
                 s.spawn(|| {
                     let mut my_changes = Vec::new();
                     let mut my_rehash = Vec::new();
@@ -619,10 +615,6 @@ type Rehash = (PathBuf, String, u64);
 
 fn extend<T>(into: &Mutex<Vec<T>>, items: Vec<T>) {
     into.lock().unwrap_or_else(|p| p.into_inner()).extend(items);
-}
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().min(8))
 }
 
 fn check_dir(dir: &DirRecord, changes: &mut Vec<Change>, rehash: &mut Vec<Rehash>) {
@@ -725,31 +717,13 @@ fn check_file(
     }
 }
 
-/// Hashes `jobs` on every core, largest first so that one big shared library
-/// does not finish last; returns, in `jobs` order, the stat taken before
-/// reading and the hex blake3, or the failed action and error.
+/// Hashes `jobs` on every core, largest first (see
+/// [`crate::hashing::par_map_largest_first`]); returns, in `jobs` order,
+/// the stat taken before reading and the hex blake3, or the failed action
+/// and error.
 #[allow(clippy::type_complexity)]
 fn hash_all(jobs: &[Job]) -> Vec<Result<(Stat, String), (&'static str, io::Error)>> {
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].1));
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(jobs.len()));
-    std::thread::scope(|s| {
-        for _ in 0..workers().min(jobs.len().max(1)) {
-            s.spawn(|| {
-                let mut mine = Vec::new();
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = order.get(k) else { break };
-                    mine.push((i, hash_file(&jobs[i].0)));
-                }
-                extend(&results, mine);
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    crate::hashing::par_map_largest_first(jobs, |j| j.1, |j| hash_file(&j.0))
 }
 
 /// The stat of the open file (so it describes the bytes read) and the hash.

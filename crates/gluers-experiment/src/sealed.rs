@@ -64,13 +64,22 @@ impl SealedManifest {
         })
     }
 
-    /// Saves the manifest atomically and durably.
+    /// Saves the manifest atomically and durably (at init).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec(self).map_err(|e| ExperimentError::State {
+        crate::fsutil::atomic_write(path, &self.to_json(path)?)
+    }
+
+    /// Saves the manifest with its refreshed stat cache, atomically but not
+    /// synced: a cache lost to a power cut only costs a re-hash.
+    pub fn save_cache(&self, path: &Path) -> Result<()> {
+        crate::fsutil::atomic_replace(path, &self.to_json(path)?)
+    }
+
+    fn to_json(&self, path: &Path) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| ExperimentError::State {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?;
-        crate::fsutil::atomic_write(path, &text)
+        })
     }
 
     /// Loads the manifest.
@@ -84,11 +93,10 @@ impl SealedManifest {
 }
 
 /// Checks that the sealed export, executable and data hold the bytes init
-/// recorded (re-hashing only files whose stat changed), and saves the
-/// refreshed stat cache.
-pub(crate) fn check(paths: &StatePaths, state: &State) -> Result<()> {
-    let path = paths.sealed_manifest();
-    let mut m = SealedManifest::load(&path)?;
+/// recorded in `m` (re-hashing only files whose stat changed; `m`'s stat
+/// cache is refreshed), and the Python environment a Gluepy evaluator
+/// imports from.
+pub(crate) fn check(paths: &StatePaths, state: &State, m: &mut SealedManifest) -> Result<()> {
     let unhashed = state.sealed.unhashed.as_deref();
     let names = ["sealed export", "sealed executable", "sealed data"];
     let recorded = [&m.export, &m.bin, &m.data];
@@ -110,15 +118,7 @@ pub(crate) fn check(paths: &StatePaths, state: &State) -> Result<()> {
         fresh.push(now);
     }
     check_python(paths)?;
-    let cache: [Snapshot; 3] = [fresh.remove(0), fresh.remove(0), fresh.remove(0)];
-    if cache != m.cache {
-        m.cache = cache;
-        let text = serde_json::to_vec(&m).map_err(|e| ExperimentError::State {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        crate::fsutil::atomic_replace(&path, &text)?;
-    }
+    m.cache = [fresh.remove(0), fresh.remove(0), fresh.remove(0)];
     Ok(())
 }
 

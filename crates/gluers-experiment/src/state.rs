@@ -405,6 +405,10 @@ impl StatePaths {
     pub fn eval(&self) -> PathBuf {
         self.dir.join("eval")
     }
+    /// The evaluator's private tmp (emptied per run).
+    pub fn eval_tmp(&self) -> PathBuf {
+        self.dir.join("eval-tmp")
+    }
     /// Build messages of the last cargo build.
     pub fn build_messages(&self) -> PathBuf {
         self.dir.join("cargo-messages.jsonl")

@@ -110,7 +110,11 @@ pub(crate) fn prepare_home(paths: &StatePaths) -> Result<PathBuf> {
             std::fs::remove_file(&p).map_err(|e| ExperimentError::io("remove", &p, e))?;
         }
     }
-    crate::fsutil::atomic_replace(&home.join("config.toml"), CONFIG.as_bytes())?;
+    // Rewritten whenever it is not the engine's, without a write per run.
+    let config = home.join("config.toml");
+    if std::fs::read(&config).ok().as_deref() != Some(CONFIG.as_bytes()) {
+        crate::fsutil::atomic_replace(&config, CONFIG.as_bytes())?;
+    }
     if let Some(user) = user_cargo_home() {
         for d in ["registry", "git"] {
             let link = home.join(d);

@@ -263,21 +263,7 @@ fn kill_9_mid_run_then_status_and_the_next_run_recover() {
         1.0,
         "        p = subprocess.Popen(['sleep', '300'])\n        open(os.path.join(run_dir, 'sleeper.pid'), 'w').write(str(p.pid))\n        time.sleep(300)",
     );
-    let runs = storage(&fx, "runs");
-    let find_pidfile = || {
-        let mut stack = vec![runs.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.file_name().is_some_and(|n| n == "sleeper.pid") {
-                    return Some(p);
-                }
-            }
-        }
-        None
-    };
+    let find_pidfile = || common::find_run_file(&fx, "sleeper.pid");
     let mut engine = fx
         .engine_cmd(&["run", "-m", "slow"])
         .stdout(std::process::Stdio::null())

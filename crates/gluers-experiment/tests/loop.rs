@@ -274,13 +274,10 @@ fn missing_metrics_is_a_crash() {
 fn a_timeout_kills_the_whole_process_group() {
     let fx = Fixture::new();
     fx.init();
-    let pidfile = storage(&fx, "sleeper.pid");
+    // The candidate may write only its run folder: the pid goes there.
     fx.set_tasks(
         1.0,
-        &format!(
-            "        p = subprocess.Popen(['sleep', '300'])\n        open({:?}, 'w').write(str(p.pid))\n        time.sleep(300)",
-            pidfile.to_string_lossy()
-        ),
+        "        p = subprocess.Popen(['sleep', '300'])\n        open(os.path.join(run_dir, 'sleeper.pid'), 'w').write(str(p.pid))\n        time.sleep(300)",
     );
     let start = std::time::Instant::now();
     let out = fx
@@ -297,6 +294,7 @@ fn a_timeout_kills_the_whole_process_group() {
         "{}",
         out.stdout
     );
+    let pidfile = common::find_run_file(&fx, "sleeper.pid").expect("the sleeper's pid file");
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()

@@ -9,6 +9,7 @@ use crate::engine::{Ctx, LOG_FILE, RUN_LOG_FILE};
 use crate::error::{ExperimentError, Result};
 use crate::explog::{self, Row, Status};
 use crate::frozen::{self, Defaults};
+use crate::launch::Launcher;
 use crate::lock::EngineLock;
 use crate::metrics::Metrics;
 use crate::project;
@@ -157,8 +158,7 @@ impl Setup<'_> {
             &base,
             &sealed_export,
             &paths.dir.join("sealed-export-manifest.json"),
-        )?
-        .files;
+        )?;
         let sealed_project = if project_rel.is_empty() {
             sealed_export.clone()
         } else {
@@ -196,23 +196,16 @@ impl Setup<'_> {
                 crate::toolchain::prepare_home(paths)?;
                 println!("sealed evaluator   building (sandboxed; output in {RUN_LOG_FILE})");
                 crate::toolchain::fetch(paths, &tc, &sealed_project, &log)?;
-                let exe = build_sealed(
+                let launcher = Launcher {
+                    mode: crate::contain::Mode::of(sandboxed),
+                    project: &resolved.stored,
                     paths,
-                    &tc,
-                    &sealed_project,
-                    bin,
-                    &external_read,
-                    sandboxed,
-                    &log,
-                )?;
-                let described = describe_sealed(
-                    paths,
-                    &exe,
-                    &sealed_project,
-                    &args.dag,
-                    &external_read,
-                    sandboxed,
-                )?;
+                    tool_dir: None,
+                    python: None,
+                    external_read: &external_read,
+                };
+                let exe = build_sealed(&launcher, &tc, &sealed_project, bin, &log)?;
+                let described = launcher.describe(&exe, &sealed_project, &args.dag)?;
                 if described.eval_tasks.is_empty() {
                     return Err(ExperimentError::NoEvalTasks {
                         dag: args.dag.clone(),
@@ -235,7 +228,7 @@ impl Setup<'_> {
                     }
                 }
                 eval_data.extend(described.eval_data.iter().cloned());
-                base_eval = Some(crate::runner::eval_part(&described.raw));
+                base_eval = Some(described.evaluation_part());
                 sealed_info.executable = Some(exe);
                 toolchain = Some(tc);
                 protected_key = "gluers";
@@ -590,44 +583,27 @@ fn resolve_holdout(path: &std::path::Path, storage_root: &std::path::Path) -> Re
 }
 
 /// Builds the base commit's export in the sandbox and copies the executable
-/// into `sealed-bin/`.
+/// into `sealed-bin/`, out of reach of later candidate builds.
 fn build_sealed(
-    paths: &StatePaths,
+    launcher: &Launcher<'_>,
     tc: &crate::toolchain::Toolchain,
     sealed_project: &std::path::Path,
     bin: &str,
-    external: &[PathBuf],
-    sandboxed: bool,
     log: &std::fs::File,
 ) -> Result<PathBuf> {
-    let tmp = paths.tmp();
-    crate::fsutil::fresh_private_dir(&tmp)?;
-    let mut read = vec![tc.sysroot.clone(), paths.sealed_export()];
-    read.extend(crate::toolchain::shared_cache_dirs());
-    read.extend(external.iter().cloned());
-    let jail = crate::contain::Jail::default().read(read).write([
-        paths.target(),
-        paths.cargo_home(),
-        tmp.clone(),
-    ]);
-    let mode = if sandboxed {
-        crate::contain::Mode::Sandboxed
-    } else {
-        crate::contain::Mode::Unsandboxed
-    };
-    let cmd = crate::contain::command(
-        mode,
-        &jail,
-        &tc.cargo(),
-        &crate::toolchain::build_args(sealed_project, bin),
-        &crate::toolchain::cargo_env(paths, tc, &tmp),
-        sealed_project,
-    );
+    let paths = launcher.paths;
+    crate::fsutil::fresh_private_dir(&paths.tmp())?;
     // Built once; not bounded by a run's timeout.
     let far = std::time::Instant::now() + Duration::from_secs(60 * 60 * 24);
-    let built =
-        crate::toolchain::run_build(cmd, bin, &paths.build_messages(), log, far, &mut |_| Ok(()))?;
-    crate::process::kill_descendants();
+    let built = launcher.build(
+        tc,
+        &paths.sealed_export(),
+        sealed_project,
+        bin,
+        log,
+        far,
+        &mut |_| Ok(()),
+    )?;
     let exe = match built {
         crate::toolchain::Build::Built(exe) => exe,
         crate::toolchain::Build::Failed(why) => {
@@ -647,53 +623,4 @@ fn build_sealed(
     std::fs::copy(&exe, &copy)
         .map_err(|e| ExperimentError::io("copy the sealed executable to", &copy, e))?;
     Ok(copy)
-}
-
-/// `dag DAG --describe --format json` of the sealed executable, sandboxed.
-fn describe_sealed(
-    paths: &StatePaths,
-    exe: &std::path::Path,
-    sealed_project: &std::path::Path,
-    dag: &str,
-    external: &[PathBuf],
-    sandboxed: bool,
-) -> Result<project::Describe> {
-    let tmp = paths.tmp();
-    let mut read = vec![paths.sealed_export(), paths.sealed_bin_dir()];
-    read.extend(external.iter().cloned());
-    let jail = crate::contain::Jail::default()
-        .read(read)
-        .write([tmp.clone()]);
-    let mode = if sandboxed {
-        crate::contain::Mode::Sandboxed
-    } else {
-        crate::contain::Mode::Unsandboxed
-    };
-    let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = vec![
-        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
-        ("HOME".into(), tmp.clone().into()),
-        ("TMPDIR".into(), tmp.clone().into()),
-        (project::STORAGE_ENV.into(), tmp.clone().into()),
-        ("CARGO_MANIFEST_DIR".into(), sealed_project.into()),
-    ];
-    let args: Vec<std::ffi::OsString> = ["dag", dag, "--describe", "--format", "json"]
-        .iter()
-        .map(Into::into)
-        .collect();
-    let out = crate::contain::command(mode, &jail, exe, &args, &env, sealed_project)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| ExperimentError::Spawn {
-            program: exe.display().to_string(),
-            source: e,
-        })?;
-    crate::process::kill_descendants();
-    if !out.status.success() {
-        return Err(ExperimentError::Inspect(format!(
-            "`dag {dag} --describe --format json` failed ({}): {}",
-            out.status,
-            crate::git::first_lines(&out.stderr)
-        )));
-    }
-    project::Describe::parse(&out.stdout, dag)
 }

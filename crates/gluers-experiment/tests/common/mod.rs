@@ -318,3 +318,20 @@ pub fn storage(fx: &Fixture, rel: &str) -> PathBuf {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The first file named `name` in any run folder of the fixture (the
+/// candidate may write only its run folder).
+pub fn find_run_file(fx: &Fixture, name: &str) -> Option<PathBuf> {
+    let mut stack = vec![storage(fx, "runs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == name) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
