@@ -55,6 +55,9 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# The engine's state (exports, target folder, sealed copies) stays in the
+# temporary folder too.
+export GLUERS_STATE_DIR="$TMP/state"
 PROJ="$TMP/proj"
 mkdir -p "$PROJ"
 

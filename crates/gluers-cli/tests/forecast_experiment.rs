@@ -34,6 +34,9 @@ debug = false
 
 struct Repo {
     _dir: tempfile::TempDir,
+    /// The engine's state root: a folder of its own, not below the
+    /// repository's parent (where the agent plants a cargo config).
+    state: tempfile::TempDir,
     root: PathBuf,
 }
 
@@ -64,7 +67,11 @@ impl Repo {
         // shared target directory's builds are reused.
         std::fs::copy(example.join("../../Cargo.lock"), root.join("Cargo.lock")).unwrap();
         std::fs::write(root.join(".gitignore"), "/target/\n/data/\n").unwrap();
-        let repo = Repo { _dir: dir, root };
+        let repo = Repo {
+            _dir: dir,
+            state: tempfile::tempdir().unwrap(),
+            root,
+        };
         // Build once, as the user did before committing: cargo trims the lock file.
         ok(repo.manage(&["list"]));
         repo.git(&["init", "-q", "-b", "main"]);
@@ -115,6 +122,7 @@ impl Repo {
             .env("GIT_AUTHOR_EMAIL", "agent@example.invalid")
             .env("GIT_COMMITTER_NAME", "agent")
             .env("GIT_COMMITTER_EMAIL", "agent@example.invalid")
+            .env("GLUERS_STATE_DIR", self.state.path())
             .env_remove("GLUERS_STORAGE_ROOT")
             .env_remove("GLUERS_PROJECT_CMD")
             .env_remove("CARGO_MANIFEST_DIR");
@@ -297,6 +305,120 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     ok(repo.gluers(&["experiment", "discard"]));
     assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
 
+    // 6. An edit that does not compile: a crash row, and every engine
+    // command still works (no engine code is built from the repository).
+    let train = repo.read("src/tasks/train.rs");
+    repo.write(
+        "src/tasks/train.rs",
+        &format!("{train}\nthis is not Rust\n"),
+    );
+    let out = repo.gluers(&["experiment", "run", "-m", "half-typed edit"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cargo build"), "{}", text(&out));
+    ok(repo.gluers(&["experiment", "status"]));
+    ok(repo.gluers(&["experiment", "discard"]));
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]).trim(), kept);
+
+    // 7. The DAG's evaluation wiring (which the agent's file also lists the
+    // work tasks in) changes: refused as a crash, whatever the file.
+    let dags = repo.read("src/dags.rs");
+    repo.write(
+        "src/dags.rs",
+        &dags.replace(".eval_task(ComputeAccuracy)", ""),
+    );
+    let out = repo.gluers(&["experiment", "run", "-m", "no evaluation"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("evaluation wiring changed"),
+        "{}",
+        text(&out)
+    );
+    ok(repo.gluers(&["experiment", "discard"]));
+
+    // 8. Attacks from the candidate, all in one commit that also adds a
+    // work task to the DAG (which is the agent's to change): a build script
+    // under another name and a work task try to read the answers and the
+    // engine's state and to write outside their folders; a cargo config in
+    // the repository's parent folder and the agent's environment try to
+    // change the build. The run goes through, with none of it effective.
+    let parent = repo.root.parent().unwrap();
+    std::fs::create_dir_all(parent.join(".cargo")).unwrap();
+    std::fs::write(
+        parent.join(".cargo/config.toml"),
+        "[env]\nGLUERS_PARENT_CONFIG = \"applied\"\n[build]\nrustflags = [\"--cfg\", \"gluers_cheat\"]\n",
+    )
+    .unwrap();
+    let holdout = repo.root.join("data/holdout/actuals.csv");
+    let fill = |t: &str| {
+        t.replace("@HOLDOUT@", holdout.to_str().unwrap())
+            .replace("@STATE@", repo.state.path().to_str().unwrap())
+            .replace("@REPO@", repo.root.to_str().unwrap())
+    };
+    std::fs::create_dir_all(repo.root.join("tools")).unwrap();
+    repo.write("tools/gen.rs", &fill(BUILD_SCRIPT));
+    repo.write("src/tasks/probe.rs", &fill(PROBE_TASK));
+    let manifest = repo.read("Cargo.toml");
+    repo.write(
+        "Cargo.toml",
+        &manifest.replacen(
+            "publish = false\n",
+            "publish = false\nbuild = \"tools/gen.rs\"\n",
+            1,
+        ),
+    );
+    let tasks = repo.read("src/tasks/mod.rs");
+    repo.write(
+        "src/tasks/mod.rs",
+        &format!("{tasks}\nmod probe;\npub use probe::ProbeTask;\n"),
+    );
+    repo.write(
+        "src/dags.rs",
+        &dags
+            .replace("use crate::tasks::{", "use crate::tasks::{ProbeTask, ")
+            .replace(
+                ".task(PredictTask)",
+                ".task(PredictTask)\n        .task(ProbeTask)",
+            ),
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gluers"));
+    cmd.args(["experiment", "run", "-m", "a probe task"]);
+    repo.agent_env(&mut cmd)
+        .env("LD_PRELOAD", "/nonexistent/evil.so")
+        .env("RUSTFLAGS", "--cfg gluers_cheat")
+        .env("CARGO_BUILD_RUSTFLAGS", "--cfg gluers_cheat")
+        .env("GLUERS_SECRET", "1");
+    let out = ok(cmd.output().unwrap());
+    let run_id = out
+        .split_whitespace()
+        .skip_while(|w| *w != "(run")
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end_matches(',')
+        .to_string();
+    let probe = find_file(&repo.root.join("data/runs"), &run_id, "probe.txt")
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap_or_else(|| panic!("no probe.txt for run {run_id}: {out}"));
+    for line in [
+        "holdout_readable=false",
+        "state_readable=false",
+        "log_writable=false",
+        "parent_config=None",
+        "cheat_cfg=false",
+        "ld_preload=None",
+        "gluers_secret=None",
+        "build_read_holdout=false",
+        "build_wrote_repo=false",
+    ] {
+        assert!(
+            probe.lines().any(|l| l == line),
+            "{line} expected in:\n{probe}"
+        );
+    }
+    assert!(!repo.root.join("leaked_by_build.txt").exists());
+    ok(repo.gluers(&["experiment", "discard"]));
+    std::fs::remove_dir_all(parent.join(".cargo")).unwrap();
+    ok(repo.gluers(&["experiment", "verify"]));
+
     // The log holds exactly those rows, in order.
     let log = repo.read("experiment_log.tsv");
     let rows: Vec<&str> = log.lines().collect();
@@ -310,8 +432,13 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
         .collect();
     assert_eq!(
         statuses,
-        ["keep", "keep", "discard", "crash", "timeout"],
+        ["keep", "keep", "discard", "crash", "timeout", "crash", "crash", "discard"],
         "{log}"
+    );
+    assert_eq!(
+        format!("{:.2}", mape(rows[8])),
+        "5.70",
+        "the probe changed no metric: {log}"
     );
     assert_eq!(format!("{:.2}", mape(rows[1])), "10.43", "baseline: {log}");
     assert_eq!(
@@ -336,4 +463,64 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     assert!(status.contains("experiment/forecast"), "{status}");
     ok(repo.gluers(&["experiment", "report", "--out", "progress.svg"]));
     assert!(repo.read("progress.svg").contains("<svg"));
+}
+
+/// A build script under another name (`build = "tools/gen.rs"`): it tries
+/// to read the answers and to write into the repository, and tells the
+/// crate whether it could.
+const BUILD_SCRIPT: &str = r#"fn main() {
+    let read = std::fs::read_to_string("@HOLDOUT@").is_ok();
+    let wrote = std::fs::write("@REPO@/leaked_by_build.txt", "x").is_ok();
+    println!("cargo:rustc-env=GEN_READ_HOLDOUT={read}");
+    println!("cargo:rustc-env=GEN_WROTE_REPO={wrote}");
+}
+"#;
+
+/// A work task reporting what the candidate could reach, into its run
+/// folder (the one place it may write).
+const PROBE_TASK: &str = r#"//! `probe`: what can a candidate reach?
+
+use gluers::{RunContext, Task, TaskResult};
+
+/// Writes `probe.txt`.
+pub struct ProbeTask;
+
+impl Task for ProbeTask {
+    fn label(&self) -> &str {
+        "probe"
+    }
+
+    fn run(&self, ctx: &mut RunContext) -> TaskResult {
+        let report = format!(
+            "holdout_readable={}\nstate_readable={}\nlog_writable={}\nparent_config={:?}\ncheat_cfg={}\nld_preload={:?}\ngluers_secret={:?}\nbuild_read_holdout={}\nbuild_wrote_repo={}\n",
+            std::fs::read_to_string("@HOLDOUT@").is_ok(),
+            std::fs::read_dir("@STATE@").is_ok(),
+            std::fs::write("@REPO@/experiment_log.tsv", "forged").is_ok(),
+            option_env!("GLUERS_PARENT_CONFIG"),
+            cfg!(gluers_cheat),
+            std::env::var("LD_PRELOAD").ok(),
+            std::env::var("GLUERS_SECRET").ok(),
+            env!("GEN_READ_HOLDOUT"),
+            env!("GEN_WROTE_REPO"),
+        );
+        ctx.storage().write(&ctx.runpath("probe.txt"), report.as_bytes())?;
+        Ok(())
+    }
+}
+"#;
+
+/// The file `name` in the folder named `run_id` below `dir`.
+fn find_file(dir: &Path, run_id: &str, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == run_id) {
+                return Some(p.join(name)).filter(|f| f.is_file());
+            }
+            if let Some(found) = find_file(&p, run_id, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
