@@ -175,9 +175,8 @@ fn check_python(paths: &StatePaths) -> Result<()> {
             path: path.clone(),
             message: e.to_string(),
         })?;
-    manifest.verify().map_err(|changed| {
-        ExperimentError::Sealed(format!(
-            "the Python environment of the sealed evaluator changed since init: {changed}; restore it, or start a new experiment with `experiment init`"
-        ))
-    })
+    // `Changed` says what changed and what to do, in one line.
+    manifest
+        .verify()
+        .map_err(|changed| ExperimentError::Sealed(changed.to_string()))
 }
