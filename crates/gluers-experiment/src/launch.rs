@@ -140,6 +140,19 @@ impl<'a> Launcher<'a> {
                 let full: Vec<OsString> = launcher.get_args().map(OsString::from).collect();
                 contain::command(self.mode, jail, python, &full, env, project_dir)
             }
+            (
+                StoredProject::Command {
+                    flavor: Flavor::Gluepy,
+                    ..
+                },
+                Role::Evaluator,
+                None,
+            ) => {
+                // Never the project's shell command for the evaluator.
+                return Err(ExperimentError::Sealed(
+                    "no Python interpreter recorded for the sealed evaluator; start a new experiment with `experiment init`".into(),
+                ));
+            }
             (StoredProject::Command { cmd, .. }, _, _) => {
                 let mut full: Vec<OsString> =
                     vec!["-c".into(), format!("{cmd} \"$@\"").into(), "sh".into()];

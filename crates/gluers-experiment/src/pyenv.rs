@@ -382,7 +382,9 @@ impl fmt::Display for Changed {
         if self.changes.len() > SHOWN {
             write!(f, "; and {} more", self.changes.len() - SHOWN)?;
         }
-        f.write_str("); restore it (reinstall the packages) or start a new experiment")
+        f.write_str(
+            "); restore it (reinstall the packages) or start a new experiment with `experiment init`",
+        )
     }
 }
 

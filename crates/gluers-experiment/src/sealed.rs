@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
 use crate::hashing::{self, Snapshot};
-use crate::state::{State, StatePaths};
+use crate::state::{Flavor, State, StatePaths, StoredProject};
 
 /// The recorded bytes of the sealed evaluator, and the stat cache of the
 /// checks since.
@@ -117,7 +117,7 @@ pub(crate) fn check(paths: &StatePaths, state: &State, m: &mut SealedManifest) -
         }
         fresh.push(now);
     }
-    check_python(paths)?;
+    check_python(paths, state)?;
     m.cache = [fresh.remove(0), fresh.remove(0), fresh.remove(0)];
     Ok(())
 }
@@ -161,13 +161,29 @@ pub(crate) fn snapshot_data(
 }
 
 /// Checks the Python environment the sealed Gluepy evaluator imports from
-/// (`sys.path`, `.pth` files, `sitecustomize`) against its manifest, when
-/// init recorded one.
-fn check_python(paths: &StatePaths) -> Result<()> {
+/// (`sys.path`, `.pth` files, `sitecustomize`) against its manifest. Init
+/// records one for every Gluepy project: a missing one is an error, not a
+/// check skipped.
+fn check_python(paths: &StatePaths, state: &State) -> Result<()> {
     let path = paths.python_manifest();
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let gluepy = matches!(
+                state.project,
+                StoredProject::Command {
+                    flavor: Flavor::Gluepy,
+                    ..
+                }
+            );
+            if !gluepy {
+                return Ok(());
+            }
+            return Err(ExperimentError::Sealed(format!(
+                "the manifest of the sealed evaluator's Python environment ({}) is missing, so the environment cannot be checked; restore it, or start a new experiment with `experiment init`",
+                path.display()
+            )));
+        }
         Err(e) => return Err(ExperimentError::io("read", &path, e)),
     };
     let manifest: crate::pyenv::Manifest =
@@ -175,9 +191,8 @@ fn check_python(paths: &StatePaths) -> Result<()> {
             path: path.clone(),
             message: e.to_string(),
         })?;
-    manifest.verify().map_err(|changed| {
-        ExperimentError::Sealed(format!(
-            "the Python environment of the sealed evaluator changed since init: {changed}; restore it, or start a new experiment with `experiment init`"
-        ))
-    })
+    // `Changed` says what changed and what to do, in one line.
+    manifest
+        .verify()
+        .map_err(|changed| ExperimentError::Sealed(changed.to_string()))
 }

@@ -13,6 +13,8 @@
 
 #![allow(dead_code)]
 
+pub mod gluepy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
