@@ -10,11 +10,7 @@ use common::Fixture;
 
 /// The engine's canonical log of the fixture's experiment.
 fn canonical(fx: &Fixture) -> PathBuf {
-    let branch = fx.git(&["symbolic-ref", "--short", "HEAD"]);
-    fx.root
-        .join(".git/gluers/experiments")
-        .join(branch.replace('%', "%25").replace('/', "%2F"))
-        .join("experiment_log.tsv")
+    fx.exp_dir().join("experiment_log.tsv")
 }
 
 /// Rewrites column `col` of line `line` (0 = header) of the file at `path`.
