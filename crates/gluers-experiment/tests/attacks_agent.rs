@@ -329,6 +329,132 @@ fn repository_config_runs_nothing_and_converts_nothing() {
     );
 }
 
+/// An edit of the state's JSON.
+type StateEdit = fn(&mut serde_json::Value);
+
+/// Reads the state, applies `edit`, writes it back (as an agent with a
+/// text editor would).
+fn edit_state(fx: &Fixture, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = fx.exp_dir().join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut state);
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+}
+
+/// A fixture with the baseline (mae 5) and a kept run (mae 2).
+fn two_rows() -> Fixture {
+    let fx = Fixture::new();
+    fx.init();
+    fx.set_tasks(2.0, "");
+    fx.engine(&["run", "-m", "smaller offset"]).expect(0);
+    fx.engine(&["keep"]).expect(0);
+    fx
+}
+
+/// Hand edits of `state.json` (without the log key): a better baseline or
+/// best kept run, the sandbox switched off, the sealed data unsealed, and
+/// the pending run's metrics, which `keep` would chain into the log.
+///
+/// Defence: the state carries a keyed hash under the log's key; every
+/// command and `verify` refuse a state that does not match it (property
+/// 7). Fails without that check (`Ctx::open` not calling
+/// `State::check_mac`): the edits are taken at face value and `keep`
+/// writes the forged metric into the chained log.
+#[test]
+fn hand_edits_of_the_state_are_refused() {
+    if !common::prerequisites() {
+        return;
+    }
+    let fx = two_rows();
+    let path = fx.exp_dir().join("state.json");
+    let good = std::fs::read(&path).unwrap();
+    let edits: [(&str, StateEdit); 4] = [
+        ("baseline", |s| s["baseline"][0]["value"] = 50.0.into()),
+        ("best_kept", |s| s["best_kept"][0]["value"] = 99.0.into()),
+        ("sandboxed", |s| s["sandboxed"] = false.into()),
+        ("eval_data", |s| s["eval_data"] = serde_json::json!([])),
+    ];
+    for (what, edit) in edits {
+        edit_state(&fx, edit);
+        for args in [&["status"][..], &["verify"], &["log"]] {
+            let out = fx.engine(args).expect(1);
+            assert!(
+                out.stderr.contains("state.json") && out.stderr.contains("edited"),
+                "{what} edited by hand, `{}` did not say so:\n{}\n{}",
+                args[0],
+                out.stdout,
+                out.stderr
+            );
+        }
+        fx.set_tasks(1.0, "");
+        let head = fx.head_short();
+        let out = fx.engine(&["run", "-m", "after a state edit"]).expect(1);
+        assert!(out.stderr.contains("state.json"), "{what}: {out:?}");
+        assert_eq!(fx.head_short(), head, "{what}: run committed");
+        std::fs::write(&path, &good).unwrap();
+        fx.engine(&["status"]).expect(0);
+    }
+    fx.git(&["checkout", "--quiet", "--", "."]);
+
+    // The pending run's metrics, forged before `keep`.
+    fx.set_tasks(4.0, "");
+    fx.engine(&["run", "-m", "worse"]).expect(0);
+    assert_eq!(fx.pending_metrics(), "mae=4.0;n=3");
+    let pending = std::fs::read(&path).unwrap();
+    edit_state(&fx, |s| s["pending"]["metrics"][0]["value"] = 0.0.into());
+    let out = fx.engine(&["keep"]).expect(1);
+    assert!(out.stderr.contains("state.json"), "{out:?}");
+    assert_eq!(fx.rows().len(), 2, "keep recorded the forged metric");
+    std::fs::write(&path, &pending).unwrap();
+    fx.engine(&["keep"]).expect(0);
+    assert_eq!(fx.rows()[2][3], "mae=4.0;n=3");
+    fx.engine(&["verify"]).expect(0);
+}
+
+/// The last canonical row removed (and the project's copy's): `verify`
+/// names it; also when the state's chain head is moved back to the row
+/// before (which needs no key).
+///
+/// Defence: the state records the chain head; the state itself is keyed
+/// (property 7). The first half fails without `log_head` in
+/// `verify_chain`, the second without the state's keyed hash.
+#[test]
+fn removing_the_last_canonical_row_is_evident() {
+    if !common::prerequisites() {
+        return;
+    }
+    let fx = two_rows();
+    let canonical = fx.exp_dir().join("experiment_log.tsv");
+    let mirror = fx.proj.join("experiment_log.tsv");
+    let drop_last = |p: &Path| {
+        let text = std::fs::read_to_string(p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(p, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+        lines[lines.len() - 2].to_string()
+    };
+    let new_last = drop_last(&canonical);
+    drop_last(&mirror);
+    let out = fx.engine(&["verify"]).expect(1);
+    assert!(out.stderr.contains("experiment_log.tsv"), "{}", out.stderr);
+    fx.engine(&["status"]).expect(1);
+
+    // Cover it up: the state's chain head now names the remaining last row.
+    let head = new_last.rsplit('\t').next().unwrap().to_string();
+    edit_state(&fx, |s| {
+        s["log_head"] = head.clone().into();
+        s["next_id"] = 1.into();
+        s["kept_experiment"] = 0.into();
+    });
+    let out = fx.engine(&["verify"]).expect(1);
+    assert!(
+        out.stderr.contains("state.json") || out.stderr.contains("experiment_log.tsv"),
+        "a removed row went unnoticed: {}",
+        out.stderr
+    );
+    fx.engine(&["status"]).expect(1);
+}
+
 /// An evaluation that takes two seconds, reading the answers after one.
 const SLOW_EVALUATION_PY: &str = r#"import json, os, time
 from framework import EvaluationTask
