@@ -63,6 +63,9 @@ impl Ctx {
         let state = State::load(&paths.state())?.ok_or_else(|| ExperimentError::NoExperiment {
             where_: format!("branch `{branch}`"),
         })?;
+        // Before anything in it is believed (verify included): the state
+        // must carry the engine's keyed hash.
+        state.check_mac(&paths.state(), &Key::load(&paths.key())?)?;
         let project_dir = repo.root.join(state.project.rel_dir());
         let mut ctx = Self {
             repo,
@@ -116,13 +119,14 @@ impl Ctx {
 
     /// Saves the state.
     pub fn save(&self) -> Result<()> {
-        self.state.save(&self.paths.state())
+        self.state.save(&self.paths.state(), &self.log_key()?)
     }
 
     /// Saves the progress or result of a run (atomic, not synced to disk:
     /// see [`State::save_progress`]).
     pub fn save_progress(&self) -> Result<()> {
-        self.state.save_progress(&self.paths.state())
+        self.state
+            .save_progress(&self.paths.state(), &self.log_key()?)
     }
 
     /// The run log in the project folder.

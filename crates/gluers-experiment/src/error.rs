@@ -173,6 +173,16 @@ pub enum ExperimentError {
         message: String,
     },
 
+    /// The engine state does not carry the engine's keyed hash: it was
+    /// written by hand (or by another engine).
+    #[error("engine state {} was edited outside the engine ({reason}); nothing in it can be trusted: restore the engine's copy, or start a new experiment with `experiment init`", path.display())]
+    StateEdited {
+        /// The state file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
+
     /// The project could not be inspected (describe output, Python scan, settings).
     #[error("cannot inspect the project: {0}")]
     Inspect(String),

@@ -189,6 +189,9 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 /// anything else the engine keys.
 const DOMAIN: &[u8] = b"gluers-experiment-log/v1\n";
 
+/// Domain separation of the state's keyed hash from the rows'.
+const STATE_DOMAIN: &[u8] = b"gluers-experiment-state/v1\n";
+
 /// The number of seed columns; the canonical log has two more.
 const SEED_COLUMNS: usize = 8;
 
@@ -263,6 +266,15 @@ impl Key {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+
+    /// The keyed hash that authenticates the engine state whose JSON
+    /// (without its own MAC) is `body` (see `State::check_mac`).
+    pub fn state_mac(&self, body: &[u8]) -> blake3::Hash {
+        let mut h = blake3::Hasher::new_keyed(&self.0);
+        h.update(STATE_DOMAIN);
+        h.update(body);
+        h.finalize()
     }
 
     /// The `row_hash` of a row whose eight columns are `line`, linked to

@@ -20,13 +20,17 @@
 //!   tmp/, eval/            the candidate's private tmp; the evaluator's fresh folder
 //! ```
 //!
-//! Every write replaces the file atomically.
+//! Every write replaces the file atomically. The state carries a keyed hash
+//! under the log's key (`log.key`), so that an edit by hand (a better
+//! baseline, the pending run's metrics, the chain head, the sandbox switched
+//! off) is refused rather than believed.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
+use crate::explog::Key;
 use crate::fsutil;
 use crate::metrics::Metrics;
 
@@ -284,6 +288,11 @@ pub(crate) struct State {
     pub pending: Option<PendingRun>,
     /// A run that was started and never finished.
     pub in_progress: Option<InProgress>,
+    /// The keyed hash of every other field under the experiment's log key
+    /// ([`State::check_mac`]): a hand edit that does not recompute it with
+    /// the key is refused by every command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// The environment variable that moves the engine's state root (tests,
@@ -478,9 +487,10 @@ impl State {
         Ok(Some(state))
     }
 
-    /// Writes the state atomically and durably.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        fsutil::atomic_write(path, self.to_json(path)?.as_bytes())
+    /// Writes the state atomically and durably, with its keyed hash under
+    /// `key`.
+    pub fn save(&self, path: &Path, key: &Key) -> Result<()> {
+        fsutil::atomic_write(path, self.to_json(path, key)?.as_bytes())
     }
 
     /// Writes the state atomically, without waiting for the rename to reach
@@ -490,12 +500,47 @@ impl State {
     /// either unknown (its commit stays in git and the next run takes it) or
     /// marked in progress, which the next command reports as interrupted, as
     /// after a killed engine.
-    pub fn save_progress(&self, path: &Path) -> Result<()> {
-        fsutil::atomic_replace(path, self.to_json(path)?.as_bytes())
+    pub fn save_progress(&self, path: &Path, key: &Key) -> Result<()> {
+        fsutil::atomic_replace(path, self.to_json(path, key)?.as_bytes())
     }
 
-    fn to_json(&self, path: &Path) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| ExperimentError::State {
+    /// Checks that the state is the one the engine wrote: its keyed hash
+    /// under `key` must match every other field as loaded.
+    pub fn check_mac(&self, path: &Path, key: &Key) -> Result<()> {
+        let reason = match self.mac.as_deref().map(blake3::Hash::from_hex) {
+            None => "it carries no keyed hash",
+            Some(Err(_)) => "its keyed hash is malformed",
+            Some(Ok(mac)) if mac == key.state_mac(self.body(path)?.as_bytes()) => return Ok(()),
+            Some(Ok(_)) => "it does not match its keyed hash",
+        };
+        Err(ExperimentError::StateEdited {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        })
+    }
+
+    /// The JSON the keyed hash covers: the state without its hash.
+    fn body(&self, path: &Path) -> Result<String> {
+        let bare = Self {
+            mac: None,
+            ..self.clone()
+        };
+        serde_json::to_string_pretty(&bare).map_err(|e| ExperimentError::State {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    fn to_json(&self, path: &Path, key: &Key) -> Result<String> {
+        let signed = Self {
+            mac: Some(
+                key.state_mac(self.body(path)?.as_bytes())
+                    .to_hex()
+                    .to_string(),
+            ),
+            ..self.clone()
+        };
+        serde_json::to_string_pretty(&signed).map_err(|e| ExperimentError::State {
             path: path.to_path_buf(),
             message: e.to_string(),
         })

@@ -127,6 +127,10 @@ impl Setup<'_> {
                 .map_err(|e| ExperimentError::io("remove", &paths.dir, e))?;
         }
         paths.create()?;
+        // The experiment's key: it chains the log and authenticates the
+        // state, from the state's first write on.
+        let key = explog::Key::generate()?;
+        key.save(&paths.key())?;
         let base = repo.git.rev_parse("HEAD")?;
         let short = repo.git.short(&base)?;
         println!("experiment branch  {}  (base commit {short})", self.branch);
@@ -433,8 +437,9 @@ impl Setup<'_> {
             next_id: 0,
             pending: None,
             in_progress: None,
+            mac: None,
         };
-        state.save(&paths.state())?;
+        state.save(&paths.state(), &key)?;
         drop(log);
 
         // The baseline.
@@ -476,8 +481,6 @@ impl Setup<'_> {
             commit: short.clone(),
             duration_seconds: p.duration_secs,
         };
-        let key = explog::Key::generate()?;
-        key.save(&paths.key())?;
         ctx.state.log_head = explog::write_all(&paths.log(), &ctx.log_mirror(), &key, &[row])?;
         ctx.state.baseline = p.metrics.clone();
         ctx.state.best_kept = p.metrics.clone();

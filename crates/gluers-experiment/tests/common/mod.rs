@@ -156,6 +156,12 @@ pub const GIT_ENV: [(&str, &str); 4] = [
 impl Fixture {
     /// A committed fake project with `data/truth.json` (ignored).
     pub fn new() -> Self {
+        Self::with_files(&[])
+    }
+
+    /// [`Fixture::new`] with `files` (project-relative path, text) added or
+    /// replaced before the first commit: a variant of the fake project.
+    pub fn with_files(files: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().canonicalize().unwrap().join("repo");
         let proj = root.join("proj");
@@ -169,6 +175,9 @@ impl Fixture {
         fx.write("dags.py", DAGS_PY);
         fx.write("tasks.py", &tasks_py(5.0, ""));
         fx.write("data/truth.json", "[10.0, 20.0, 30.0]\n");
+        for (rel, text) in files {
+            fx.write(rel, text);
+        }
         fx.git(&["add", "-A"]);
         fx.git(&["commit", "--quiet", "-m", "fake forecast project"]);
         fx
@@ -220,7 +229,13 @@ impl Fixture {
 
     /// `init forecast` with the fake project's command, freezing the truth.
     pub fn init(&self) -> Out {
-        self.engine(&[
+        self.init_with(&[])
+    }
+
+    /// [`Fixture::init`] with `extra` arguments to `init` (such as
+    /// `--no-sandbox`, to see an attack test fail without the sandbox).
+    pub fn init_with(&self, extra: &[&str]) -> Out {
+        let mut args = vec![
             "--project-cmd",
             "python3 run.py",
             "init",
@@ -231,8 +246,9 @@ impl Fixture {
             "data/truth.json",
             "--freeze",
             "data/truth.json",
-        ])
-        .expect(0)
+        ];
+        args.extend_from_slice(extra);
+        self.engine(&args).expect(0)
     }
 
     /// Replaces tasks.py (offset and extra code).
@@ -279,6 +295,33 @@ impl Fixture {
             .map(|e| e.path())
             .unwrap_or(repos);
         repo.join("experiments").join(branch.replace('/', "_2F"))
+    }
+
+    /// The pending run's folder (absolute), from the engine's state.
+    pub fn pending_run_dir(&self) -> PathBuf {
+        let state = self.state();
+        let folder = state["pending"]["run_folder"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no pending run in the state: {state}"));
+        self.proj.join("data").join(folder)
+    }
+
+    /// The pending run's metrics as the engine recorded them (`mae=3.0;n=3`
+    /// in the log's format), or its outcome when it has none.
+    pub fn pending_metrics(&self) -> String {
+        let p = self.state()["pending"].clone();
+        let metrics = p["metrics"].as_array().cloned().unwrap_or_default();
+        if metrics.is_empty() {
+            return p["outcome"]
+                .as_str()
+                .unwrap_or("no pending run")
+                .to_string();
+        }
+        metrics
+            .iter()
+            .map(|m| format!("{}={}", m["name"].as_str().unwrap_or("?"), m["value"]))
+            .collect::<Vec<_>>()
+            .join(";")
     }
 
     /// The engine state of the current branch, as JSON.
@@ -336,4 +379,64 @@ pub fn find_run_file(fx: &Fixture, name: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Checks the prerequisites of end-to-end attack tests (python3,
+/// Landlock): a missing one fails the test; it never passes by skipping.
+pub fn prerequisites() -> bool {
+    let missing = |what: String| -> bool { panic!("this test needs {what}") };
+    let python = Command::new("python3").arg("-c").arg("pass").output();
+    if !python.is_ok_and(|o| o.status.success()) {
+        return missing("python3 does not run".into());
+    }
+    if let Err(why) = gluers_experiment::sandbox::landlock_available() {
+        return missing(format!("no Landlock: {why}"));
+    }
+    true
+}
+
+/// `code` (Python written from column 0) indented to run inside the fake
+/// task's `run(self, root, run_dir)`, for [`Fixture::set_tasks`].
+pub fn task_code(code: &str) -> String {
+    code.lines()
+        .map(|l| {
+            if l.trim().is_empty() {
+                String::new()
+            } else {
+                format!("        {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Python for [`task_code`]: `attempt(name, fn)` runs `fn()` and records
+/// `ok` or `denied: <error>` under `name`; `save_results()` writes them to
+/// `attack.json` in the run folder ([`attack_results`] reads them).
+pub const ATTEMPT_PY: &str = r#"results = {}
+def attempt(name, fn):
+    try:
+        value = fn()
+    except Exception as e:
+        results[name] = "denied: %s: %s" % (type(e).__name__, e)
+        return None
+    results[name] = "ok"
+    return value
+def save_results():
+    with open(os.path.join(run_dir, "attack.json"), "w") as f:
+        json.dump(results, f, indent=1)
+"#;
+
+/// What the task's `attempt`s gave (see [`ATTEMPT_PY`]), from the pending
+/// run's folder.
+pub fn attack_results(fx: &Fixture) -> std::collections::BTreeMap<String, String> {
+    let p = fx.pending_run_dir().join("attack.json");
+    let text = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("the attack wrote no {}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A Python string literal for `s` (paths, code).
+pub fn py_str(s: impl AsRef<str>) -> String {
+    serde_json::to_string(s.as_ref()).unwrap()
 }
