@@ -23,8 +23,8 @@ pub(crate) struct Timings {
     /// Committing pending changes (lock file refresh, `git status`, `git
     /// add`, `git commit`, reading HEAD).
     pub commit: Duration,
-    /// The frozen-set check before the run (manifest load and save
-    /// included).
+    /// The export of the commit and the frozen-set check by bytes before
+    /// the build.
     pub frozen_check: Duration,
     /// The candidate's build.
     pub build: Duration,
@@ -32,7 +32,8 @@ pub(crate) struct Timings {
     pub work: Duration,
     /// The frozen-set check after the work tasks.
     pub frozen_recheck: Duration,
-    /// Checking the sealed evaluator (worktree and executable).
+    /// Checking the sealed evaluator by its bytes (export, executable,
+    /// data, Python environment) and preparing the evaluator's folder.
     pub sealed_check: Duration,
     /// The sealed evaluation process.
     pub evaluation: Duration,

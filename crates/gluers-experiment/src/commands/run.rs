@@ -75,7 +75,6 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     let timings = Timings {
         open: t.open,
         commit: t.commit,
-        frozen_check: t.frozen_check,
         ..finished.timings
     };
     runner::append_note(&ctx.run_log(), &timings.line(started.elapsed()));
