@@ -234,6 +234,6 @@ impl<'a> Launcher<'a> {
                 crate::git::first_lines(&out.stderr)
             )));
         }
-        project::Describe::parse(&out.stdout, dag)
+        project::parse_describe(&out.stdout, dag)
     }
 }

@@ -28,23 +28,20 @@ impl Metric {
 pub(crate) struct Metrics(pub Vec<Metric>);
 
 impl Metrics {
-    /// Parses the contents of a `metrics.json`.
+    /// Parses the contents of a `metrics.json` (read by the shared
+    /// [`gluers_formats::metrics`] reader; values kept as written).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let serde_json::Value::Object(map) = value else {
-            return Err("expected a JSON object of metric name to number".into());
-        };
-        let mut out = Vec::with_capacity(map.len());
-        for (name, v) in map {
-            match v {
-                serde_json::Value::Number(n) => out.push(Metric { name, value: n }),
-                other => return Err(format!("metric `{name}` is not a number: {other}")),
-            }
-        }
-        if out.is_empty() {
+        let numbers =
+            gluers_formats::metrics::numbers_from_json(text).map_err(|e| e.to_string())?;
+        if numbers.is_empty() {
             return Err("it holds no metric".into());
         }
-        Ok(Self(out))
+        Ok(Self(
+            numbers
+                .into_iter()
+                .map(|(name, value)| Metric { name, value })
+                .collect(),
+        ))
     }
 
     /// Looks a metric up by name.

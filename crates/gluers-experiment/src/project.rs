@@ -71,72 +71,35 @@ pub(crate) fn refresh_lockfile(manifest_dir: &Path) {
         .status();
 }
 
-/// An evaluation task as `dag LABEL --describe --format json` reports it.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct DescribedEvalTask {
-    /// Task label.
-    pub label: String,
-    /// Source file relative to the package root.
-    #[serde(default)]
-    pub source_file: Option<String>,
-    /// Documented metrics.
-    #[serde(default)]
-    pub metrics: Vec<DescribedMetric>,
+/// The `--describe --format json` document, read with the shared
+/// [`gluers_formats::describe`] types.
+pub(crate) use gluers_formats::describe::Describe;
+
+/// Parses `--describe --format json` output of DAG `dag`.
+pub(crate) fn parse_describe(bytes: &[u8], dag: &str) -> Result<Describe> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        ExperimentError::Inspect(format!(
+            "`dag {dag} --describe --format json` printed no UTF-8"
+        ))
+    })?;
+    Describe::from_json(text).map_err(|e| {
+        ExperimentError::Inspect(format!(
+            "`dag {dag} --describe --format json` printed an unexpected document: {e}"
+        ))
+    })
 }
 
-/// A documented metric.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct DescribedMetric {
-    /// Metric key.
-    pub name: String,
-    /// Documentation.
-    #[serde(default)]
-    pub doc: String,
+/// The fields of a describe document that evaluation depends on
+/// (evaluation tasks with their types, source files and metric docs, in
+/// order, and the evaluation-only data): a candidate's must equal the base's.
+pub(crate) fn evaluation_part(d: &Describe) -> serde_json::Value {
+    serde_json::json!({
+        "eval_tasks": d.eval_tasks,
+        "eval_data": d.eval_data,
+    })
 }
 
-/// The `--describe --format json` document.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Describe {
-    /// The evaluation tasks.
-    #[serde(default)]
-    pub eval_tasks: Vec<DescribedEvalTask>,
-    /// Evaluation-only data, relative to the storage root.
-    #[serde(default)]
-    pub eval_data: Vec<String>,
-    /// The whole document.
-    #[serde(skip)]
-    pub raw: serde_json::Value,
-}
-
-impl Describe {
-    /// The fields of the document that evaluation depends on (evaluation
-    /// tasks with their types and metric docs, in order, and the
-    /// evaluation-only data): a candidate's must equal the base's.
-    pub fn evaluation_part(&self) -> serde_json::Value {
-        serde_json::json!({
-            "eval_tasks": self.raw.get("eval_tasks").cloned().unwrap_or_default(),
-            "eval_data": self.raw.get("eval_data").cloned().unwrap_or_default(),
-        })
-    }
-
-    /// Parses `--describe --format json` output, keeping the raw document.
-    pub fn parse(bytes: &[u8], dag: &str) -> Result<Self> {
-        let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-            ExperimentError::Inspect(format!(
-                "`dag {dag} --describe --format json` printed invalid JSON: {e}"
-            ))
-        })?;
-        let mut d: Describe = serde_json::from_value(raw.clone()).map_err(|e| {
-            ExperimentError::Inspect(format!(
-                "`dag {dag} --describe --format json` printed an unexpected document: {e}"
-            ))
-        })?;
-        d.raw = raw;
-        Ok(d)
-    }
-}
-
-/// What differs between two [`Describe::evaluation_part`]s, in words.
+/// What differs between two [`evaluation_part`]s, in words.
 pub(crate) fn wiring_diff(base: &serde_json::Value, now: &serde_json::Value) -> String {
     let labels = |v: &serde_json::Value| -> Vec<String> {
         v["eval_tasks"]

@@ -282,7 +282,7 @@ fn run_phases(
             if let Some(base_eval) = &state.base_eval {
                 match launcher.describe(&exe, &export_project, &state.dag) {
                     Ok(d) => {
-                        let now = d.evaluation_part();
+                        let now = project::evaluation_part(&d);
                         if &now != base_eval {
                             return Ok(crash(format!(
                                 "the DAG's evaluation wiring changed (the candidate's `--describe` differs from the base's: {}); work tasks may change, evaluation tasks, their order and metric docs may not; revert that part",

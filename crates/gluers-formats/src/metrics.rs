@@ -56,6 +56,22 @@ pub enum MetricsFileError {
     },
 }
 
+/// Reads `metrics.json` text into its numbers as written, in file order
+/// (an integer stays an integer: the experiment log shows values as the
+/// evaluation wrote them).
+pub fn numbers_from_json(
+    text: &str,
+) -> Result<Vec<(String, serde_json::Number)>, MetricsFileError> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(MetricsFileError::NotAnObject)?;
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::Number(n) => Ok((k, n)),
+            _ => Err(MetricsFileError::NotANumber { key: k }),
+        })
+        .collect()
+}
+
 /// Metrics in logging order; logging a key again replaces its value in place.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
@@ -140,16 +156,11 @@ impl Metrics {
     /// Reads `metrics.json` text: a JSON object of numbers, kept in file
     /// order. Integers (which Gluepy writes for `int` metrics) read as floats.
     pub fn from_json(text: &str) -> Result<Self, MetricsFileError> {
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(text).map_err(MetricsFileError::NotAnObject)?;
-        let mut metrics = Metrics::new();
-        for (k, v) in map {
-            let Some(value) = v.as_f64() else {
-                return Err(MetricsFileError::NotANumber { key: k });
-            };
-            metrics.entries.push((k, value));
-        }
-        Ok(metrics)
+        let entries = numbers_from_json(text)?
+            .into_iter()
+            .map(|(k, n)| (k, n.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        Ok(Metrics { entries })
     }
 
     /// The value of `key`, if logged.

@@ -232,7 +232,7 @@ impl Setup<'_> {
                     }
                 }
                 eval_data.extend(described.eval_data.iter().cloned());
-                base_eval = Some(described.evaluation_part());
+                base_eval = Some(project::evaluation_part(&described));
                 sealed_info.executable = Some(exe);
                 toolchain = Some(tc);
                 protected_key = "gluers";
