@@ -44,7 +44,7 @@ fn set_mtime(path: &Path, mtime: SystemTime) {
 /// Defence: the frozen set is checked on the bytes of the engine's export,
 /// written from the commit's real blobs, and every engine git call runs
 /// with `GIT_NO_REPLACE_OBJECTS=1` and `core.useReplaceRefs=false`
-/// (property 6). Fails with both removed from `git.rs` (the export then
+/// (property 6). Fails with both removed from `git/hardening.rs` (the export then
 /// holds the replacement's bytes, the run goes through).
 #[test]
 fn replace_refs_do_not_hide_an_evaluation_edit() {
@@ -219,7 +219,7 @@ fn marks(dir: &Path) -> Vec<String> {
 ///
 /// Defence: the `-c` overrides and `--no-gpg-sign` of every engine git call
 /// (property 6). Fails with `core.hooksPath=/dev/null` removed from
-/// `git.rs` (hooks run), or `core.autocrlf=false` removed (the committed
+/// `git/hardening.rs` (hooks run), or `core.autocrlf=false` removed (the committed
 /// bytes are converted).
 #[test]
 fn repository_config_runs_nothing_and_converts_nothing() {

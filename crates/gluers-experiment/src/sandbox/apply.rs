@@ -23,7 +23,7 @@ use super::Policy;
 /// tests on a kernel that has them.
 const TARGET: ABI = ABI::V6;
 
-/// [`TARGET`] as a number, for messages and for the engine's records.
+/// The targeted Landlock ABI as a number, for messages and for the engine's records.
 pub const LANDLOCK_ABI: u32 = 6;
 
 /// Rights on a readable path: read files, list folders, execute.
