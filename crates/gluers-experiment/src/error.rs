@@ -121,7 +121,7 @@ pub enum ExperimentError {
     },
 
     /// Frozen paths changed since the base commit: the run is refused.
-    #[error("refused, nothing ran: frozen path(s) changed since base commit {base}: {paths}; commit {head} stays for you to fix: restore them (`git checkout {base} -- PATH`, or put the data back), then run again")]
+    #[error("refused, nothing ran: frozen path(s) changed since base commit {base}: {paths}; such an edit cannot move a metric anyway (evaluation runs from the base commit); commit {head} stays for you to fix: restore them (`git checkout {base} -- PATH`, or put the data back), then run again")]
     FrozenViolation {
         /// Short hash of the base commit.
         base: String,

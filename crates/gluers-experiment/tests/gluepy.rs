@@ -58,6 +58,11 @@ fn the_engine_drives_a_real_gluepy_project() {
     .unwrap();
     let (out, _) = p.engine(&["run", "-m", "offset 2"], 0);
     assert!(out.contains("vs baseline -3"), "{out}");
+    // The agent is told the edit reaches the work tasks only.
+    assert!(
+        out.contains("configs/context.yaml change(s) the work tasks' configuration only"),
+        "{out}"
+    );
     p.engine(&["keep"], 0);
     assert_eq!(p.rows()[1][3], "mae=2.0");
 

@@ -394,3 +394,30 @@ fn a_failing_baseline_rolls_init_back() {
     assert_eq!(fx.git(&["symbolic-ref", "--short", "HEAD"]), "main");
     assert_eq!(fx.git(&["branch", "--list", "experiment/*"]), "");
 }
+
+#[test]
+fn run_commits_only_source_not_charts_or_large_files() {
+    let fx = Fixture::new();
+    fx.init();
+    // A chart written into the project is the engine's output.
+    fx.engine(&["report", "--out", "progress.svg"]).expect(0);
+    fx.set_tasks(4.0, "");
+    fx.engine(&["run", "-m", "offset 4"]).expect(0);
+    let tracked = fx.git(&["ls-files"]);
+    assert!(!tracked.contains("progress.svg"), "{tracked}");
+    assert!(!tracked.contains("experiment_log.tsv"), "{tracked}");
+    fx.engine(&["keep"]).expect(0);
+
+    // A file over the size limit is refused before anything is committed.
+    let head = fx.head_short();
+    std::fs::write(fx.proj.join("model.bin"), vec![7u8; 11 << 20]).unwrap();
+    fx.set_tasks(3.0, "");
+    let out = fx.engine(&["run", "-m", "with a model file"]).expect(2);
+    assert!(
+        out.stderr.contains("proj/model.bin") && out.stderr.contains("MiB limit"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(fx.head_short(), head, "nothing was committed");
+}

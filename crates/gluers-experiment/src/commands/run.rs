@@ -44,6 +44,14 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     } else {
         println!("committed {} changed path(s) as {short}", committed.paths);
     }
+    if !committed.configs.is_empty() {
+        // An edit only evaluation would read has no effect: say so before
+        // the agent spends a run on it.
+        println!(
+            "note: {} change(s) the work tasks' configuration only; evaluation reads the base commit's",
+            committed.configs.join(", ")
+        );
+    }
 
     // The base must stay in the branch's history: the log's rows name
     // commits that descend from it.
@@ -146,6 +154,9 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
 struct Committed {
     /// How many changed paths were committed (0: HEAD runs as it is).
     paths: usize,
+    /// The configuration files among them (`configs/*.yaml` of the
+    /// project).
+    configs: Vec<String>,
     /// The hashes of HEAD and of the last kept commit, being read.
     hashes: FullAndShort,
 }
@@ -171,6 +182,7 @@ fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
         tree = ctx.repo.head_and_dirty_paths(&ignore)?;
     }
     let dirty = tree.dirty;
+    refuse_large_files(ctx, &dirty)?;
     if !dirty.is_empty() {
         // Everything but the engine's own files (logs, run folders, build
         // output), even where the project's .gitignore forgot them.
@@ -191,10 +203,44 @@ fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
     }
     Ok(Committed {
         paths: dirty.len(),
+        configs: dirty
+            .iter()
+            .filter(|p| is_config(p, ctx.state.project.rel_dir(), &ctx.state.config_dir))
+            .cloned()
+            .collect(),
         hashes: ctx
             .repo
             .git
             .full_and_short(&["HEAD", &ctx.state.kept_commit])?,
+    })
+}
+
+/// The largest file `experiment run` commits: data and model files belong
+/// in the storage folder (ignored) or in the frozen set, not in git.
+pub(crate) const MAX_COMMIT_FILE_BYTES: u64 = 10 << 20;
+
+/// Refuses, before anything is committed, a changed file over
+/// [`MAX_COMMIT_FILE_BYTES`].
+fn refuse_large_files(ctx: &Ctx, dirty: &[String]) -> Result<()> {
+    for p in dirty {
+        let size = std::fs::symlink_metadata(ctx.repo.root.join(p)).map_or(0, |m| m.len());
+        if size > MAX_COMMIT_FILE_BYTES {
+            return Err(ExperimentError::Usage(format!(
+                "`{p}` is {:.1} MiB, over the {} MiB limit of a commit; nothing was committed: keep data and models out of git (add the path to .gitignore; freeze input data with `init --freeze`)",
+                size as f64 / 1048576.0,
+                MAX_COMMIT_FILE_BYTES >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether repository-relative `path` is a configuration file of the
+/// project (`<project>/<config_dir>/*.yaml`).
+fn is_config(path: &str, project_rel: &str, config_dir: &str) -> bool {
+    let dir = crate::repo::join_rel(project_rel, config_dir.trim_end_matches('/'));
+    path.strip_prefix(&format!("{dir}/")).is_some_and(|name| {
+        !name.contains('/') && (name.ends_with(".yaml") || name.ends_with(".yml"))
     })
 }
 
@@ -243,6 +289,15 @@ fn lockfile_may_be_stale(head: Option<&str>, kept: &str, dirty: &[String]) -> bo
 #[cfg(test)]
 mod tests {
     use super::lockfile_may_be_stale;
+
+    #[test]
+    fn configuration_files_are_recognised() {
+        use super::is_config;
+        assert!(is_config("proj/configs/context.yaml", "proj", "configs"));
+        assert!(is_config("configs/a.yml", "", "configs"));
+        assert!(!is_config("proj/configs/sub/a.yaml", "proj", "configs"));
+        assert!(!is_config("proj/src/configs.yaml", "proj", "configs"));
+    }
 
     #[test]
     fn the_lock_file_is_refreshed_only_when_cargo_inputs_may_have_changed() {

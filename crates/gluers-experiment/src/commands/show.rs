@@ -143,6 +143,17 @@ pub(crate) fn report(dir: &Path, metric: Option<&str>, out: &Path) -> Result<Exi
         })
         .collect();
     render_chart(&points, &metric, out)?;
+    // A chart written into the repository is the engine's output, not the
+    // agent's work: `experiment run` must not commit it.
+    let abs = std::env::current_dir()
+        .map(|cwd| cwd.join(out))
+        .ok()
+        .and_then(|p| crate::repo::normalize(&p));
+    if let Some(rel) = abs.as_deref().and_then(|a| ctx.repo.rel(a)) {
+        if !rel.is_empty() {
+            ctx.repo.exclude(&[rel])?;
+        }
+    }
     println!(
         "wrote {} ({metric}, {} experiment(s))",
         out.display(),
