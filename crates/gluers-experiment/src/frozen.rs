@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ExperimentError, Result};
+use crate::error::Result;
 use crate::export::TreeFile;
 use crate::hashing::{self, Snapshot};
 use crate::repo::{join_rel, Repo};
@@ -265,29 +265,18 @@ impl Manifest {
 
     /// Loads the manifest.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| ExperimentError::io("read", path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ExperimentError::State {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        crate::fsutil::load_json(path)
     }
 
     /// Writes the manifest atomically and durably (at init).
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::fsutil::atomic_write(path, &self.to_json(path)?)
+        crate::fsutil::save_json(path, self, crate::fsutil::Durability::Synced)
     }
 
     /// Writes the manifest with refreshed stat caches, atomically but not
     /// synced: a cache lost to a power cut only costs a re-hash.
     pub fn save_cache(&self, path: &Path) -> Result<()> {
-        crate::fsutil::atomic_replace(path, &self.to_json(path)?)
-    }
-
-    fn to_json(&self, path: &Path) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| ExperimentError::State {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        crate::fsutil::save_json(path, self, crate::fsutil::Durability::Cache)
     }
 
     /// Checks the candidate's export (files of its commit, written at

@@ -40,6 +40,41 @@ pub(crate) fn fresh_private_dir(dir: &Path) -> Result<()> {
     ensure_private_dir(dir)
 }
 
+/// Whether a write must reach the disk before it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Synced ([`atomic_write`]): records the engine cannot lose.
+    Synced,
+    /// Atomic only ([`atomic_replace`]): caches, which a power cut at most
+    /// makes stale.
+    Cache,
+}
+
+/// Reads a JSON file the engine wrote into `T`.
+pub(crate) fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = fs::read(path).map_err(|e| ExperimentError::io("read", path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ExperimentError::State {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes `value` as JSON to `path`, atomically.
+pub(crate) fn save_json<T: Serialize>(
+    path: &Path,
+    value: &T,
+    durability: Durability,
+) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| ExperimentError::State {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    match durability {
+        Durability::Synced => atomic_write(path, &bytes),
+        Durability::Cache => atomic_replace(path, &bytes),
+    }
+}
+
 /// Replaces `path` with `contents` atomically: the bytes go to a temporary
 /// file in the same directory, which is flushed to disk and renamed over
 /// `path`; the directory is then synced. A kill at any point leaves either the

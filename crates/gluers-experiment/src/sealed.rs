@@ -66,29 +66,18 @@ impl SealedManifest {
 
     /// Saves the manifest atomically and durably (at init).
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::fsutil::atomic_write(path, &self.to_json(path)?)
+        crate::fsutil::save_json(path, self, crate::fsutil::Durability::Synced)
     }
 
     /// Saves the manifest with its refreshed stat cache, atomically but not
     /// synced: a cache lost to a power cut only costs a re-hash.
     pub fn save_cache(&self, path: &Path) -> Result<()> {
-        crate::fsutil::atomic_replace(path, &self.to_json(path)?)
-    }
-
-    fn to_json(&self, path: &Path) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| ExperimentError::State {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        crate::fsutil::save_json(path, self, crate::fsutil::Durability::Cache)
     }
 
     /// Loads the manifest.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| ExperimentError::io("read", path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ExperimentError::State {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        crate::fsutil::load_json(path)
     }
 }
 

@@ -6,29 +6,13 @@
 
 mod common;
 
-use common::gluepy::{find_dir, gluepy_python, Project, EVALUATION_PY, TASKS_PY};
+use common::gluepy::{find_dir, python, Project, EVALUATION_PY, TASKS_PY};
 
 #[test]
 fn the_engine_drives_a_real_gluepy_project() {
-    let python = gluepy_python().unwrap_or_else(|why| {
-        panic!("{why}: run `bash bench/setup-gluepy.sh` (or set GLUEPY_PYTHON)")
-    });
+    let python = python();
     let p = Project::new(&python);
-    let (out, _) = p.engine(
-        &[
-            "--project-cmd",
-            &p.cmd,
-            "init",
-            "forecast",
-            "--goal",
-            "lower mae",
-            "--holdout",
-            "data/truth.json",
-            "--freeze",
-            "data/truth.json",
-        ],
-        0,
-    );
+    let out = p.init(&[]);
     for frozen in [
         "forecast/evaluation.py",
         "forecast/dags.py",

@@ -22,6 +22,19 @@ fn row(ctx: &Ctx, p: &PendingRun, status: Status) -> Result<Row> {
     })
 }
 
+/// Appends the decided row to the chained log and its mirror, and records
+/// the new chain head in the state (saved by the caller).
+fn append_row(ctx: &mut Ctx, r: &Row) -> Result<()> {
+    let head = explog::append(
+        &ctx.paths.log(),
+        &ctx.log_mirror(),
+        &ctx.log_key()?,
+        r.clone(),
+    )?;
+    ctx.state.log_head = head.or(ctx.state.log_head.take());
+    Ok(())
+}
+
 fn pending(ctx: &Ctx) -> Result<PendingRun> {
     ctx.state
         .pending
@@ -44,13 +57,7 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
         });
     }
     let r = row(&ctx, &p, Status::Keep)?;
-    let head = explog::append(
-        &ctx.paths.log(),
-        &ctx.log_mirror(),
-        &ctx.log_key()?,
-        r.clone(),
-    )?;
-    ctx.state.log_head = head.or(ctx.state.log_head.take());
+    append_row(&mut ctx, &r)?;
     ctx.state.kept_commit = p.commit.clone();
     ctx.state.kept_experiment = p.experiment_id;
     if crate::metrics::is_better(&p.metrics, &ctx.state.best_kept, &ctx.state.metric_docs) {
@@ -94,13 +101,7 @@ pub(crate) fn discard(dir: &Path) -> Result<ExitCode> {
         .git
         .run(&["log", "--format=%h %s", &format!("{kept}..HEAD")])?;
     let r = row(&ctx, &p, status)?;
-    let head = explog::append(
-        &ctx.paths.log(),
-        &ctx.log_mirror(),
-        &ctx.log_key()?,
-        r.clone(),
-    )?;
-    ctx.state.log_head = head.or(ctx.state.log_head.take());
+    append_row(&mut ctx, &r)?;
     ctx.repo.git.run(&["reset", "--quiet", "--hard", &kept])?;
     ctx.state.next_id = p.experiment_id + 1;
     ctx.state.pending = None;

@@ -260,11 +260,11 @@ impl Setup<'_> {
                     // What the sealed evaluator imports from, hashed now and
                     // checked before every evaluation.
                     let env = crate::pyenv::Manifest::record(&exe, &sealed_project)?;
-                    let bytes = serde_json::to_vec(&env).map_err(|e| ExperimentError::State {
-                        path: paths.python_manifest(),
-                        message: e.to_string(),
-                    })?;
-                    crate::fsutil::atomic_write(&paths.python_manifest(), &bytes)?;
+                    crate::fsutil::save_json(
+                        &paths.python_manifest(),
+                        &env,
+                        crate::fsutil::Durability::Synced,
+                    )?;
                     let wt_storage = inspected
                         .settings
                         .storage_root
