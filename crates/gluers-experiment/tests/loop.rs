@@ -421,3 +421,25 @@ fn run_commits_only_source_not_charts_or_large_files() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert_eq!(fx.head_short(), head, "nothing was committed");
 }
+
+#[test]
+fn an_unsandboxed_experiment_says_so_in_status_the_run_log_and_the_chart() {
+    let fx = Fixture::new();
+    fx.engine(&[
+        "--project-cmd",
+        "python3 run.py",
+        "init",
+        "forecast",
+        "--goal",
+        "x",
+        "--holdout",
+        "data/truth.json",
+        "--no-sandbox",
+    ])
+    .expect(0);
+    let status = fx.engine(&["status"]).expect(0).stdout;
+    assert!(status.contains("unsandboxed"), "{status}");
+    assert!(fx.read("experiment_run.log").contains("(unsandboxed)"));
+    fx.engine(&["report", "--out", "chart.svg"]).expect(0);
+    assert!(fx.read("chart.svg").contains("unsandboxed"));
+}

@@ -142,7 +142,13 @@ pub(crate) fn report(dir: &Path, metric: Option<&str>, out: &Path) -> Result<Exi
             description: r.description.clone(),
         })
         .collect();
-    render_chart(&points, &metric, out)?;
+    // Runs made without the sandbox say so on the chart, as in `status`.
+    let title = if ctx.state.sandboxed {
+        metric.clone()
+    } else {
+        format!("{metric} (unsandboxed)")
+    };
+    render_chart(&points, &title, out)?;
     // A chart written into the repository is the engine's output, not the
     // agent's work: `experiment run` must not commit it.
     let abs = std::env::current_dir()
