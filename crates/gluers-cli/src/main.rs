@@ -97,7 +97,7 @@ impl Failure {
 fn main() -> ExitCode {
     // `gluers __sandbox POLICY -- PROGRAM ...`: the engine's Landlock
     // trampoline, before any argument parsing.
-    if let Some(code) = gluers_experiment::sandbox::dispatch() {
+    if let Some(code) = gluers_experiment::dispatch() {
         return code;
     }
     let cli = Cli::parse();

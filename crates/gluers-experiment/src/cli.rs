@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// Autonomous experiments on a DAG: the agent changes work tasks, the engine
 /// runs them against a sealed, frozen evaluation and keeps the record.
-#[derive(Debug, Clone, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand, serde::Serialize, serde::Deserialize)]
 pub enum ExperimentCommand {
     /// Start an experiment on DAG: new branch, frozen set, sealed evaluator,
     /// baseline run and experiment_log.tsv.
@@ -62,6 +62,30 @@ pub enum ExperimentCommand {
     /// that the project's experiment_log.tsv matches it; exit 1 naming the
     /// first bad row.
     Verify,
+    /// Run an AI agent (or any command) supervised: the agent runs in a
+    /// sandbox where it can change the work tree but not the frozen files,
+    /// `.git`, the sealed data or the engine's state, and its `experiment`
+    /// commands reach this supervisor over a private socket, which does the
+    /// git work, the runs and the records. Prints the session's summary
+    /// when the agent exits. Needs Landlock and root (PID and mount
+    /// namespaces).
+    #[command(after_help = "Example: gluers experiment agent -- claude \"/experiment forecast\"")]
+    Agent {
+        /// Also let the agent write here (its own configuration and cache
+        /// folders, e.g. ~/.claude); repeatable. The work tree, a private
+        /// tmp and the usual agents' own files that exist (~/.claude,
+        /// ~/.claude.json, ~/.codex) are writable anyway.
+        #[arg(long = "allow-write", value_name = "PATH")]
+        allow_write: Vec<PathBuf>,
+        /// The agent's command and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
     /// Draw every experiment's metric over time, kept ones marked.
     Report {
         /// The metric to chart (default: the first one logged).

@@ -150,9 +150,67 @@ fn around(dir: &Path, at: &[String], sealed: &[Vec<String>], out: &mut Vec<PathB
     }
 }
 
+/// Everything beneath `root` except the `hidden` paths (absolute, real
+/// paths), as the fewest paths whose Landlock "beneath" rules cover it: the
+/// entries of each folder on the way to a hidden path, and everything else
+/// whole. Entries created later in those folders are not covered.
+pub(crate) fn paths_around(root: &Path, hidden: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if hidden.iter().any(|h| root.starts_with(h)) {
+        return out;
+    }
+    if !hidden.iter().any(|h| h.starts_with(root)) {
+        out.push(root.to_path_buf());
+        return out;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if hidden.iter().any(|h| path.starts_with(h)) {
+            continue;
+        }
+        let real_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if real_dir && hidden.iter().any(|h| h.starts_with(&path)) {
+            out.extend(paths_around(&path, hidden));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn around_lists_everything_but_the_hidden_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for p in ["a/secret/key", "a/b.txt", "c/d.txt", "e.txt"] {
+            std::fs::create_dir_all(root.join(p).parent().unwrap()).unwrap();
+            std::fs::write(root.join(p), "x").unwrap();
+        }
+        let rel = |v: Vec<PathBuf>| {
+            let mut v: Vec<String> = v
+                .iter()
+                .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            rel(paths_around(root, &[root.join("a/secret")])),
+            vec!["a/b.txt", "c", "e.txt"]
+        );
+        assert_eq!(
+            rel(paths_around(root, &[PathBuf::from("/elsewhere")])),
+            vec![""]
+        );
+        assert!(paths_around(&root.join("a/secret/key"), &[root.join("a")]).is_empty());
+    }
 
     #[test]
     fn storage_is_readable_around_sealed_paths() {

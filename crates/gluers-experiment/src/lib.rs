@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+mod agent;
 mod cli;
 mod commands;
 mod contain;
@@ -106,6 +107,10 @@ pub enum ProjectSpec {
 /// (0, or 1 for a run that crashed or timed out); errors carry their own
 /// exit code ([`ExperimentError::exit_code`]).
 pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<ExitCode> {
+    // Inside a supervised session the supervisor runs the command.
+    if let Some(session) = agent::Session::from_env() {
+        return session.forward(cmd);
+    }
     process::install_reaper();
     let dir = match &project {
         Some(ProjectSpec::Cargo { manifest_dir, .. }) => manifest_dir.clone(),
@@ -143,5 +148,18 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
         ExperimentCommand::Report { metric, out } => {
             commands::show::report(&dir, metric.as_deref(), &out)
         }
+        ExperimentCommand::Agent {
+            allow_write,
+            command,
+        } => agent::agent(&dir, &allow_write, &command),
     }
+}
+
+/// Handles the engine binary's hidden entry points: the sandbox trampoline
+/// (`__sandbox`) and a command forwarded by an agent supervisor
+/// (`__agent-command`). Returns their exit code, or `None` for an ordinary
+/// command line. Call it first thing in `main`, before any thread starts:
+/// `if let Some(code) = gluers_experiment::dispatch() { return code; }`
+pub fn dispatch() -> Option<ExitCode> {
+    sandbox::dispatch().or_else(agent::dispatch_command)
 }

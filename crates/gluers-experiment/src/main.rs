@@ -24,7 +24,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    if let Some(code) = gluers_experiment::sandbox::dispatch() {
+    if let Some(code) = gluers_experiment::dispatch() {
         return code;
     }
     let cli = Cli::parse();

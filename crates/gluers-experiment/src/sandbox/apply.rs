@@ -71,9 +71,12 @@ fn ruleset(policy: &Policy) -> Result<RulesetCreated, String> {
             .map_err(|e| e.to_string())?;
     }
     if policy.scoped {
-        rs = rs
-            .scope(Scope::from_all(TARGET))
-            .map_err(|e| e.to_string())?;
+        let scopes = if policy.abstract_unix {
+            BitFlags::from(Scope::Signal)
+        } else {
+            Scope::from_all(TARGET)
+        };
+        rs = rs.scope(scopes).map_err(|e| e.to_string())?;
     }
     rs.create().map_err(|e| e.to_string())
 }

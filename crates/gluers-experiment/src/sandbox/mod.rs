@@ -37,6 +37,7 @@
 mod apply;
 mod caps;
 mod env;
+mod namespaces;
 mod policy;
 mod reaper;
 mod trampoline;

@@ -1,8 +1,9 @@
 //! What a sandboxed child may touch: the [`Policy`] type, its system
 //! defaults, and its argv form (how the engine hands it to the trampoline).
 //!
-//! The argv form is `[--read PATH]... [--write PATH]... [--allow-tcp]
-//! [--no-scope] [--best-effort] -- PROGRAM [ARGS]...`. Paths travel as
+//! The argv form is `[--read PATH]... [--write PATH]... [--readonly PATH]...
+//! [--pin PATH]... [--mask PATH]... [--mask-source DIR] [--allow-tcp] [--no-scope] [--abstract-unix] [--best-effort]
+//! [--namespaces] [--parent-pid PID] -- PROGRAM [ARGS]...`. Paths travel as
 //! `OsString`s, so any path the engine can name reaches the trampoline
 //! unchanged (no UTF-8 or quoting step in between).
 
@@ -48,6 +49,34 @@ pub struct Policy {
     /// Run even when the kernel cannot enforce the whole policy (old kernel,
     /// no Landlock), with one warning line on stderr; default: refuse.
     pub best_effort: bool,
+    /// With [`Policy::scoped`], still let the child connect to abstract UNIX
+    /// sockets outside the sandbox (signals stay scoped): how a supervised
+    /// agent reaches its supervisor's socket (default: no).
+    pub abstract_unix: bool,
+    /// Run the child in its own PID and mount namespaces (needs
+    /// `CAP_SYS_ADMIN`, e.g. root): every process it leaves behind dies with
+    /// it, it sees only its own processes, and [`Policy::readonly`] and
+    /// [`Policy::pinned`] apply (default: no).
+    pub namespaces: bool,
+    /// With [`Policy::namespaces`]: paths bind-mounted read-only onto
+    /// themselves, so that even a writable folder above them cannot change,
+    /// remove or replace them.
+    pub readonly: Vec<PathBuf>,
+    /// With [`Policy::namespaces`]: folders bind-mounted onto themselves
+    /// (still writable inside) so that they cannot be renamed or removed:
+    /// the folders above a read-only path, which a rename would otherwise
+    /// move out from under it.
+    pub pinned: Vec<PathBuf>,
+    /// With [`Policy::namespaces`]: paths hidden under an empty, unreadable,
+    /// read-only file or folder from [`Policy::mask_source`] (`file` and
+    /// `dir` there), mounted over them last.
+    pub masked: Vec<PathBuf>,
+    /// The folder holding the empty `file` and `dir` that mask
+    /// [`Policy::masked`] paths.
+    pub mask_source: Option<PathBuf>,
+    /// The process whose death kills the child (`PR_SET_PDEATHSIG`); the
+    /// trampoline refuses to start when it is already gone.
+    pub parent_pid: Option<u32>,
 }
 
 /// An empty strict policy: nothing readable or writable, no TCP, scoped.
@@ -59,6 +88,13 @@ impl Default for Policy {
             allow_tcp: false,
             scoped: true,
             best_effort: false,
+            abstract_unix: false,
+            namespaces: false,
+            readonly: Vec::new(),
+            pinned: Vec::new(),
+            masked: Vec::new(),
+            mask_source: None,
+            parent_pid: None,
         }
     }
 }
@@ -104,7 +140,13 @@ impl Policy {
     /// inverse of [`Policy::from_args`].
     pub fn to_args(&self) -> Vec<OsString> {
         let mut args = Vec::new();
-        for (flag, paths) in [("--read", &self.readable), ("--write", &self.writable)] {
+        for (flag, paths) in [
+            ("--read", &self.readable),
+            ("--write", &self.writable),
+            ("--readonly", &self.readonly),
+            ("--pin", &self.pinned),
+            ("--mask", &self.masked),
+        ] {
             for p in paths {
                 args.push(OsString::from(flag));
                 args.push(p.clone().into_os_string());
@@ -114,10 +156,20 @@ impl Policy {
             ("--allow-tcp", self.allow_tcp),
             ("--no-scope", !self.scoped),
             ("--best-effort", self.best_effort),
+            ("--abstract-unix", self.abstract_unix),
+            ("--namespaces", self.namespaces),
         ] {
             if on {
                 args.push(OsString::from(flag));
             }
+        }
+        if let Some(dir) = &self.mask_source {
+            args.push(OsString::from("--mask-source"));
+            args.push(dir.clone().into_os_string());
+        }
+        if let Some(pid) = self.parent_pid {
+            args.push(OsString::from("--parent-pid"));
+            args.push(OsString::from(pid.to_string()));
         }
         args
     }
@@ -138,15 +190,28 @@ impl Policy {
                     }
                     return Ok((policy, command));
                 }
-                "--read" | "--write" => {
+                "--read" | "--write" | "--readonly" | "--pin" | "--mask" | "--mask-source" => {
                     let path = it.next().ok_or_else(|| format!("`{flag}` needs a path"))?;
                     let path = absolute(path)?;
-                    if flag == "--read" {
-                        policy.readable.push(path);
-                    } else {
-                        policy.writable.push(path);
+                    match flag {
+                        "--read" => policy.readable.push(path),
+                        "--write" => policy.writable.push(path),
+                        "--readonly" => policy.readonly.push(path),
+                        "--pin" => policy.pinned.push(path),
+                        "--mask" => policy.masked.push(path),
+                        _ => policy.mask_source = Some(path),
                     }
                 }
+                "--parent-pid" => {
+                    let pid = it
+                        .next()
+                        .and_then(|p| p.to_str())
+                        .and_then(|p| p.parse::<u32>().ok())
+                        .ok_or("`--parent-pid` needs a process id")?;
+                    policy.parent_pid = Some(pid);
+                }
+                "--abstract-unix" => policy.abstract_unix = true,
+                "--namespaces" => policy.namespaces = true,
                 "--allow-tcp" => policy.allow_tcp = true,
                 "--no-scope" => policy.scoped = false,
                 "--best-effort" => policy.best_effort = true,
@@ -199,6 +264,13 @@ mod tests {
             allow_tcp: true,
             best_effort: true,
             scoped: false,
+            abstract_unix: true,
+            namespaces: true,
+            readonly: vec![PathBuf::from("/srv/export/evaluation.py")],
+            pinned: vec![PathBuf::from("/srv/export")],
+            masked: vec![PathBuf::from("/srv/export/answers.csv")],
+            mask_source: Some(PathBuf::from("/srv/masks")),
+            parent_pid: Some(42),
             ..policy
         };
         let mut args = policy.to_args();

@@ -12,7 +12,7 @@ use std::io::ErrorKind;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
-use super::{apply, caps, Policy};
+use super::{apply, caps, namespaces, Policy};
 
 /// The first argument that makes the engine binary act as the trampoline.
 pub const SANDBOX_ARG: &str = "__sandbox";
@@ -45,10 +45,22 @@ pub fn dispatch() -> Option<ExitCode> {
 /// the kernel cannot fully enforce is a failure; a best-effort one runs with
 /// a warning line.
 pub fn trampoline_main(args: &[OsString]) -> ExitCode {
+    let (init, args) = match args.split_first() {
+        Some((first, rest)) if first == namespaces::INIT_FLAG => (true, rest),
+        _ => (false, args),
+    };
     let (policy, command) = match Policy::from_args(args) {
         Ok(parsed) => parsed,
         Err(e) => return fail(EXIT_CANNOT_RUN, &e),
     };
+    if init || policy.namespaces {
+        let stage = if init {
+            namespaces::init(&policy, &command)
+        } else {
+            namespaces::outer(&policy, &command)
+        };
+        return stage.unwrap_or_else(|e| fail(EXIT_CANNOT_RUN, &e));
+    }
     let mut warnings = Vec::new();
     if let Err(e) = caps::drop_all() {
         if !policy.best_effort {
