@@ -17,6 +17,8 @@ use std::process::Command;
 pub(crate) struct Jail {
     /// Read (and execute) beneath these.
     pub read: Vec<PathBuf>,
+    /// List (names only) beneath these.
+    pub list: Vec<PathBuf>,
     /// Read and write beneath these.
     pub write: Vec<PathBuf>,
 }
@@ -78,6 +80,9 @@ pub(crate) fn command(
             for p in jail.write.iter().filter(|p| p.exists()) {
                 policy = policy.write(p.clone());
             }
+            policy
+                .listable
+                .extend(jail.list.iter().filter(|p| p.exists()).cloned());
             let trampoline = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gluers"));
             crate::sandbox::sandboxed_command(&trampoline, &policy, program, args, env, cwd)
         }
@@ -181,9 +186,55 @@ pub(crate) fn paths_around(root: &Path, hidden: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// The folders [`paths_around`] splits (`root` and those between it and
+/// each hidden path): to be granted listing only, so that a program can
+/// still read the names in its working folder.
+pub(crate) fn folders_toward(root: &Path, hidden: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for h in hidden {
+        let Ok(rel) = h.strip_prefix(root) else {
+            continue;
+        };
+        let mut at = root.to_path_buf();
+        let parts: Vec<_> = rel.components().collect();
+        if parts.is_empty() {
+            continue;
+        }
+        if !out.contains(&at) {
+            out.push(at.clone());
+        }
+        for c in &parts[..parts.len() - 1] {
+            at.push(c);
+            if !out.contains(&at) {
+                out.push(at.clone());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_toward_a_hidden_path_are_listed() {
+        let root = Path::new("/e");
+        assert_eq!(
+            folders_toward(
+                root,
+                &[
+                    PathBuf::from("/e/proj/data/truth.json"),
+                    PathBuf::from("/x")
+                ]
+            ),
+            vec![
+                PathBuf::from("/e"),
+                PathBuf::from("/e/proj"),
+                PathBuf::from("/e/proj/data")
+            ]
+        );
+    }
 
     #[test]
     fn around_lists_everything_but_the_hidden_paths() {

@@ -41,6 +41,10 @@ pub(crate) struct Launcher<'a> {
     /// Folders outside the repository every process may read (path
     /// dependencies, the interpreter's prefixes).
     pub external_read: &'a [PathBuf],
+    /// Paths no jail may read even where a readable folder holds them: the
+    /// sealed data as the candidate's export holds it when the repository
+    /// tracks it.
+    pub hidden: &'a [PathBuf],
 }
 
 impl<'a> Launcher<'a> {
@@ -53,6 +57,7 @@ impl<'a> Launcher<'a> {
             tool_dir: state.tool_dir.as_deref(),
             python: state.python.as_deref(),
             external_read: &state.external_read,
+            hidden: &[],
         }
     }
 
@@ -100,9 +105,18 @@ impl<'a> Launcher<'a> {
         read: impl IntoIterator<Item = PathBuf>,
         write: impl IntoIterator<Item = PathBuf>,
     ) -> Jail {
-        Jail::default()
-            .read(read.into_iter().chain(self.common_read()))
-            .write(write)
+        let read: Vec<PathBuf> = read.into_iter().chain(self.common_read()).collect();
+        let list = read
+            .iter()
+            .flat_map(|p| crate::contain::folders_toward(p, self.hidden))
+            .collect();
+        let read = read
+            .iter()
+            .flat_map(|p| crate::contain::paths_around(p, self.hidden));
+        Jail {
+            list,
+            ..Jail::default().read(read).write(write)
+        }
     }
 
     /// `dag ARGS...` of the project in `project_dir`, run by `exe` (Rust)

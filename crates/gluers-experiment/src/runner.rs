@@ -188,7 +188,18 @@ fn run_phases(
     // What the phases read of the state; `ctx` stays free for the progress
     // records (`track`).
     let state = ctx.state.clone();
-    let launcher = Launcher::of(&state, &paths);
+    // Answers the repository tracks are in the export too: out of reach.
+    let hidden: Vec<PathBuf> = state
+        .eval_data
+        .iter()
+        .filter_map(|p| ctx.repo.rel(&storage_root.join(p)))
+        .filter(|rel| !rel.is_empty())
+        .map(|rel| export_root.join(rel))
+        .collect();
+    let launcher = Launcher {
+        hidden: &hidden,
+        ..Launcher::of(&state, &paths)
+    };
     let result = (|| {
         // 0. Export the exact commit; its frozen files must hold the base's
         // bytes, and the work tree's untracked frozen files theirs.

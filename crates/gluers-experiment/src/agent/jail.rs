@@ -147,6 +147,9 @@ pub(crate) fn policy(
 
     let mut policy = Policy::system();
     policy.readable.extend(readable);
+    // No listing rights on the folders around the hidden paths: a listing
+    // right reaches beneath, into the state root too. The agent can walk
+    // through `~` to its files, but not list it when the state lives there.
     policy.writable.extend(writable);
     Ok(Policy {
         readonly,

@@ -207,6 +207,7 @@ impl Setup<'_> {
                     tool_dir: None,
                     python: None,
                     external_read: &external_read,
+                    hidden: &[],
                 };
                 let exe = build_sealed(&launcher, &tc, &sealed_project, bin, &log)?;
                 let described = launcher.describe(&exe, &sealed_project, &args.dag)?;

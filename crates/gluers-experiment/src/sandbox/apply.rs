@@ -92,6 +92,7 @@ pub(crate) fn restrict_self(policy: &Policy) -> Result<Option<String>, String> {
     let mut rs = ruleset(policy)?;
     for (paths, access) in [
         (&policy.readable, read_access()),
+        (&policy.listable, BitFlags::from(AccessFs::ReadDir)),
         (&policy.writable, write_access()),
     ] {
         for path in paths {

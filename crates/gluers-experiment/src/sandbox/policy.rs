@@ -1,7 +1,7 @@
 //! What a sandboxed child may touch: the [`Policy`] type, its system
 //! defaults, and its argv form (how the engine hands it to the trampoline).
 //!
-//! The argv form is `[--read PATH]... [--write PATH]... [--readonly PATH]...
+//! The argv form is `[--read PATH]... [--list PATH]... [--write PATH]... [--readonly PATH]...
 //! [--pin PATH]... [--mask PATH]... [--mask-source DIR] [--allow-tcp] [--no-scope] [--abstract-unix] [--best-effort]
 //! [--namespaces] [--parent-pid PID] -- PROGRAM [ARGS]...`. Paths travel as
 //! `OsString`s, so any path the engine can name reaches the trampoline
@@ -37,6 +37,10 @@ const SYSTEM_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/urandom", "/de
 pub struct Policy {
     /// Paths the child may read and execute (files, directory listings).
     pub readable: Vec<PathBuf>,
+    /// Folders the child may list (names only, not contents), beneath too:
+    /// the folders on the way to a hidden path, which the readable set can
+    /// only hold around it.
+    pub listable: Vec<PathBuf>,
     /// Paths the child may read, execute, write, and create or remove
     /// files and folders beneath (not device nodes: see [`crate::sandbox`]).
     pub writable: Vec<PathBuf>,
@@ -84,6 +88,7 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             readable: Vec::new(),
+            listable: Vec::new(),
             writable: Vec::new(),
             allow_tcp: false,
             scoped: true,
@@ -142,6 +147,7 @@ impl Policy {
         let mut args = Vec::new();
         for (flag, paths) in [
             ("--read", &self.readable),
+            ("--list", &self.listable),
             ("--write", &self.writable),
             ("--readonly", &self.readonly),
             ("--pin", &self.pinned),
@@ -190,11 +196,13 @@ impl Policy {
                     }
                     return Ok((policy, command));
                 }
-                "--read" | "--write" | "--readonly" | "--pin" | "--mask" | "--mask-source" => {
+                "--read" | "--list" | "--write" | "--readonly" | "--pin" | "--mask"
+                | "--mask-source" => {
                     let path = it.next().ok_or_else(|| format!("`{flag}` needs a path"))?;
                     let path = absolute(path)?;
                     match flag {
                         "--read" => policy.readable.push(path),
+                        "--list" => policy.listable.push(path),
                         "--write" => policy.writable.push(path),
                         "--readonly" => policy.readonly.push(path),
                         "--pin" => policy.pinned.push(path),
@@ -268,6 +276,7 @@ mod tests {
             namespaces: true,
             readonly: vec![PathBuf::from("/srv/export/evaluation.py")],
             pinned: vec![PathBuf::from("/srv/export")],
+            listable: vec![PathBuf::from("/srv")],
             masked: vec![PathBuf::from("/srv/export/answers.csv")],
             mask_source: Some(PathBuf::from("/srv/masks")),
             parent_pid: Some(42),
