@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use common::gluepy::{find_dir, python, Project, EVALUATION_PY, TASKS_PY};
 
 #[test]
@@ -75,4 +77,53 @@ fn the_engine_drives_a_real_gluepy_project() {
     let rows = p.rows();
     assert_eq!(rows[2][3], "mae=2.0");
     assert_eq!(rows[2][4], "discard");
+}
+
+/// Supervised mode on a real Gluepy project: the scripted agent changes the
+/// configuration and keeps it through the supervisor, and cannot edit the
+/// evaluation module or read the answers from its sandbox.
+#[test]
+fn a_supervised_agent_improves_a_gluepy_project() {
+    let python = python();
+    let p = Project::new(&python);
+    p.init(&[]);
+    let script = p._tmp.path().join("agent.sh");
+    std::fs::write(
+        &script,
+        r##"set -u
+printf 'forecast:\n  offset: 2.0\n' > configs/context.yaml
+"$ENGINE" run -m "offset 2" > "$OUT/run.txt" 2>&1 && "$ENGINE" keep >> "$OUT/run.txt" 2>&1
+if echo "# forged" >> forecast/evaluation.py; then echo edited > "$OUT/evaluation"; fi
+if cat data/truth.json; then echo read > "$OUT/answers"; fi
+"##,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gluers-experiment"))
+        .args(["agent", "--", "sh"])
+        .arg(&script)
+        .current_dir(&p.root)
+        .envs(common::GIT_ENV)
+        .env("GLUERS_STATE_DIR", p.state_root())
+        .env("ENGINE", env!("CARGO_BIN_EXE_gluers-experiment"))
+        .env("OUT", &p.root)
+        .env_remove("GLUEPY_SETTINGS_MODULE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run = std::fs::read_to_string(p.root.join("run.txt")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{run}");
+    assert!(
+        stdout.contains("1 experiment(s) recorded: 1 kept"),
+        "{stdout}\n{run}"
+    );
+    assert_eq!(p.rows()[1][3], "mae=2.0");
+    assert!(
+        !p.root.join("evaluation").exists(),
+        "the agent edited the evaluation"
+    );
+    assert!(
+        !p.root.join("answers").exists(),
+        "the agent read the answers"
+    );
+    p.engine(&["verify"], 0);
 }
