@@ -100,7 +100,26 @@ fn main() -> ExitCode {
     if let Some(code) = gluers_experiment::dispatch() {
         return code;
     }
-    let cli = Cli::parse();
+    gluers_experiment::exit_quietly_on_broken_pipe();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit()
+            }
+            eprintln!(
+                "error: {}",
+                gluers_formats::message::one_line_usage(&e.render().to_string())
+            );
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::New {
             name,
@@ -117,7 +136,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("error: {}", failure.message.replace('\n', " "));
+            eprintln!(
+                "error: {}",
+                gluers_formats::message::escape_controls(&failure.message.replace('\n', " "))
+            );
             ExitCode::from(failure.code)
         }
     }

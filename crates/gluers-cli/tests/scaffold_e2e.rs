@@ -218,6 +218,15 @@ fn a_new_project_builds_runs_and_grows_a_module() {
         );
     }
 
+    // The project's own example test passes: `cargo test` runs more than 0.
+    let out = cargo(&project).args(["test"]).output().unwrap();
+    let tests = text(&out.stdout);
+    assert!(
+        out.status.success() && tests.contains("test result: ok. 1 passed"),
+        "cargo test of the new project:\n{tests}\n{}",
+        text(&out.stderr)
+    );
+
     // The cargo alias the project ships runs the same binary.
     let started = Instant::now();
     let out = cargo(&project)
@@ -243,13 +252,15 @@ fn a_new_project_builds_runs_and_grows_a_module() {
     let written = text(&out.stdout);
     assert_eq!(
         written,
-        "created src/weather_feed/mod.rs\ncreated src/weather_feed/tasks.rs\ncreated configs/weather-feed.yaml\nupdated src/main.rs\nrun it: cargo manage dag weather-feed\n"
+        "created src/weather_feed/mod.rs\ncreated src/weather_feed/tasks.rs\ncreated src/weather_feed/evaluation.rs\ncreated configs/weather-feed.yaml\nupdated src/main.rs\nrun it: cargo manage dag weather-feed\n"
     );
     let exe = build(&project);
     let out = run(&project, &exe, &["dag", MODULE]);
+    // The new module comes with an evaluation task, so its DAG logs a metric.
     assert!(
-        !text(&out.stdout).contains("GLUEPY METRICS"),
-        "a DAG without evaluation prints no block"
+        text(&out.stdout).contains("metric:weather_feed_mean_value="),
+        "{}",
+        text(&out.stdout)
     );
     let folders = run_folders(&project);
     assert!(
@@ -267,6 +278,7 @@ fn a_new_project_builds_runs_and_grows_a_module() {
         "score_forecast",
         MODULE,
         "weather_feed_prepare",
+        "weather_feed_score",
     ] {
         assert!(list.contains(expected), "`list` lacks {expected}:\n{list}");
     }

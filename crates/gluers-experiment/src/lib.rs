@@ -155,6 +155,27 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
     }
 }
 
+/// Makes a closed stdout (`gluers experiment log | head`) end the process
+/// quietly with status 141 (as a shell reports death by `SIGPIPE`) instead
+/// of a panic message: Rust ignores `SIGPIPE`, so printing to a closed pipe
+/// panics. A run cut short so is recovered like any interrupted run. Call
+/// it once at the start of `main`.
+pub fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
+}
+
 /// Handles the engine binary's hidden entry points: the sandbox trampoline
 /// (`__sandbox`) and a command forwarded by an agent supervisor
 /// (`__agent-command`). Returns their exit code, or `None` for an ordinary

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     if let Some(code) = gluers_experiment::dispatch() {
         return code;
     }
+    gluers_experiment::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let project = match cli.project_cmd {
         Some(cmd) => {

@@ -8,6 +8,7 @@
 //! | `<run_folder>/run.json` | [`run_record`] | the runtime | `dag --compare`, the engine |
 //! | `dag LABEL --describe --format json` | [`describe`] | a project binary | the engine (frozen set, sealed data) |
 //! | project and module names | [`name`] | `gluers new`, `startmodule` | both |
+//! | one-line error messages | [`message`] | both binaries | the user |
 //!
 //! Numbers are printed as Python's `repr(float)` prints them
 //! ([`python_float`]), so `metrics.json` and the metrics block are
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod describe;
+pub mod message;
 pub mod metrics;
 pub mod name;
 mod pyfloat;

@@ -67,6 +67,7 @@ mod scaffold;
 pub mod settings;
 pub mod storage;
 pub mod task;
+pub mod testing;
 
 pub use atomic::write_atomic;
 pub use dag::Dag;

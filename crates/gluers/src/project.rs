@@ -163,9 +163,17 @@ impl Project {
             }
             command = command.subcommand((custom.augment)(clap::Command::new(custom.name)));
         }
-        let matches = command
-            .try_get_matches_from(args)
-            .unwrap_or_else(|e| e.exit());
+        let matches = command.try_get_matches_from(args).or_else(|e| {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+                _ => Err(GluersError::Usage(gluers_formats::message::one_line_usage(
+                    &e.render().to_string(),
+                ))),
+            }
+        })?;
         let registry = Registry::new(self.dags)?;
         let project_dir = std::env::current_dir()
             .map_err(|e| GluersError::Other(format!("cannot read the current folder: {e}")))?;
@@ -206,6 +214,7 @@ impl Project {
 
 /// Prints an error as one line on stderr.
 pub fn report_error(e: &GluersError) {
-    let message = e.to_string().replace('\n', " ");
+    // Our own messages may wrap; input echoed in them may carry escapes.
+    let message = gluers_formats::message::escape_controls(&e.to_string().replace('\n', " "));
     eprintln!("error: {message}");
 }

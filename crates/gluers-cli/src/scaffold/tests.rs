@@ -96,7 +96,7 @@ fn new_project_lays_out_a_complete_project() {
     );
 
     let alias = toml_at(root.join(".cargo/config.toml"));
-    assert_eq!(alias["alias"]["manage"].as_str(), Some("run --quiet --"));
+    assert_eq!(alias["alias"]["manage"].as_str(), Some("run --"));
 
     // The settings file states the defaults (tests/scaffold_e2e.rs checks
     // that the runtime, which refuses unknown keys, reads it).

@@ -94,12 +94,13 @@ pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
     let mut files: Vec<_> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
+        // Not only files: a folder named `context.yaml` is an error to
+        // report, not a config to skip.
         .filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yaml") | Some("yml")
-                )
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml") | Some("yml")
+            )
         })
         .collect();
     files.sort();

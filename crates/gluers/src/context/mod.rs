@@ -68,9 +68,17 @@ impl Context {
     /// ```
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let value = self.lookup(path)?;
-        serde_norway::from_value(value.clone()).map_err(|e| {
+        serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+            // The key path down to the value that does not fit.
+            let inner = e.path().to_string();
+            let key = match (path, inner.as_str()) {
+                (_, ".") | (_, "") => path.to_string(),
+                ("", inner) => inner.to_string(),
+                (path, inner) => format!("{path}.{inner}"),
+            };
             GluersError::Config(format!(
-                "context key '{path}' does not fit {}: {e}; fix the YAML in the config folder or a patch",
+                "context key '{key}': {} (read as {}); fix it in the config folder's YAML or a patch",
+                e.inner(),
                 std::any::type_name::<T>()
             ))
         })

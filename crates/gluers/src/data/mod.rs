@@ -18,6 +18,7 @@
 mod csv_table;
 #[cfg(feature = "polars")]
 mod frame;
+mod json;
 #[cfg(feature = "parquet")]
 mod parquet_table;
 

@@ -32,6 +32,7 @@ macro_rules! template {
 pub(crate) const MODULE: &[Template] = &[
     template!("module/mod.rs.tmpl" => "src/{ident}/mod.rs"),
     template!("module/tasks.rs.tmpl" => "src/{ident}/tasks.rs"),
+    template!("module/evaluation.rs.tmpl" => "src/{ident}/evaluation.rs"),
     template!("module/config.yaml.tmpl" => "configs/{name}.yaml"),
 ];
 

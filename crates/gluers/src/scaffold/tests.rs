@@ -63,14 +63,23 @@ fn start_module_adds_files_and_wires_main() {
         [
             root.join("src/clean_up/mod.rs"),
             root.join("src/clean_up/tasks.rs"),
+            root.join("src/clean_up/evaluation.rs"),
             root.join("configs/clean-up.yaml"),
             root.join("src/main.rs"),
         ]
     );
     let module = read(root.join("src/clean_up/mod.rs"));
     assert!(
-        module.contains("Dag::new(\"clean-up\")") && module.contains(".task(tasks::Prepare)"),
+        module.contains("Dag::new(\"clean-up\")")
+            && module.contains(".task(tasks::Prepare)")
+            && module.contains(".eval_task(evaluation::Score)"),
         "{module}"
+    );
+    let evaluation = read(root.join("src/clean_up/evaluation.rs"));
+    assert!(
+        evaluation.contains("impl EvaluationTask for Score")
+            && evaluation.contains("\"clean_up_mean_value\""),
+        "{evaluation}"
     );
     let tasks = read(root.join("src/clean_up/tasks.rs"));
     assert!(
