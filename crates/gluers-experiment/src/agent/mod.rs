@@ -43,6 +43,7 @@ pub(crate) fn agent(dir: &Path, allow_write: &[PathBuf], command: &[String]) -> 
         ));
     };
     crate::contain::require_sandbox()?;
+    probe_namespaces()?;
     let mut ctx = Ctx::open(dir, Access::Read)?;
     // Commands of the session take the lock themselves.
     ctx.lock = None;
@@ -115,6 +116,32 @@ pub(crate) fn agent(dir: &Path, allow_write: &[PathBuf], command: &[String]) -> 
             .and_then(|c| u8::try_from(c).ok())
             .unwrap_or(1),
     ))
+}
+
+/// Starts `true` the way the agent will be started, to refuse with one line
+/// up front where the namespaces cannot be made (no `CAP_SYS_ADMIN`).
+fn probe_namespaces() -> Result<()> {
+    let exe = std::env::current_exe()
+        .map_err(|e| ExperimentError::Sandbox(format!("cannot find the engine binary: {e}")))?;
+    let policy = crate::sandbox::Policy {
+        namespaces: true,
+        parent_pid: Some(std::process::id()),
+        ..crate::sandbox::Policy::system()
+    };
+    let env = crate::sandbox::base_env(Path::new("/"), Path::new("/tmp"));
+    let out =
+        crate::sandbox::sandboxed_command(&exe, &policy, "true", [""; 0], &env, Path::new("/"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| ExperimentError::Sandbox(format!("cannot start the sandbox: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    Err(ExperimentError::Sandbox(format!(
+        "cannot start a supervised agent here: {}",
+        why.trim().trim_start_matches("gluers sandbox: ")
+    )))
 }
 
 /// Refuses a session when a sealed file is in any commit of the
