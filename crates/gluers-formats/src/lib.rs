@@ -33,6 +33,6 @@ mod pyfloat;
 pub mod run_record;
 
 pub use describe::{Describe, DescribedEvalTask, DescribedMetric, DescribedTask};
-pub use metrics::{MetricError, Metrics, MetricsFileError, METRICS_FILE};
+pub use metrics::{MetricError, MetricValue, Metrics, MetricsFileError, METRICS_FILE};
 pub use pyfloat::python_float;
 pub use run_record::{RunRecord, RunStatus, TaskTiming, RUN_RECORD_FILE};

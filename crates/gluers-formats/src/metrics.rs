@@ -72,10 +72,68 @@ pub fn numbers_from_json(
         .collect()
 }
 
+/// A metric's value: an integer stays an integer in the block and in
+/// `metrics.json` (`metric:rows=42`, as Gluepy prints a Python `int`), a
+/// float is printed as Python prints it (`42.0`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MetricValue {
+    /// A whole number, logged as one (`log_metric("rows", 42)`).
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+}
+
+impl MetricValue {
+    /// The value as a float (for comparisons and charts).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            MetricValue::Int(i) => i as f64,
+            MetricValue::Float(f) => f,
+        }
+    }
+
+    /// The value as Python prints it: `42` or `42.0`.
+    pub fn python_repr(self) -> String {
+        match self {
+            MetricValue::Int(i) => i.to_string(),
+            MetricValue::Float(f) => python_float(f),
+        }
+    }
+}
+
+impl From<f64> for MetricValue {
+    fn from(v: f64) -> Self {
+        MetricValue::Float(v)
+    }
+}
+
+impl From<f32> for MetricValue {
+    fn from(v: f32) -> Self {
+        MetricValue::Float(f64::from(v))
+    }
+}
+
+macro_rules! int_metric {
+    ($($t:ty),*) => {$(
+        impl From<$t> for MetricValue {
+            fn from(v: $t) -> Self {
+                MetricValue::Int(i64::from(v))
+            }
+        }
+    )*};
+}
+int_metric!(i8, i16, i32, i64, u8, u16, u32);
+
+impl From<usize> for MetricValue {
+    fn from(v: usize) -> Self {
+        i64::try_from(v).map_or(MetricValue::Float(v as f64), MetricValue::Int)
+    }
+}
+
 /// Metrics in logging order; logging a key again replaces its value in place.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
-    entries: Vec<(String, f64)>,
+    entries: Vec<(String, MetricValue)>,
 }
 
 impl Metrics {
@@ -84,8 +142,10 @@ impl Metrics {
         Self::default()
     }
 
-    /// Records `key = value`, refusing non-finite values and unsafe keys.
-    pub fn record(&mut self, key: &str, value: f64) -> Result<(), MetricError> {
+    /// Records `key = value` (a float or an integer), refusing non-finite
+    /// values and unsafe keys.
+    pub fn record(&mut self, key: &str, value: impl Into<MetricValue>) -> Result<(), MetricError> {
+        let value = value.into();
         if key.is_empty()
             || !key
                 .chars()
@@ -95,10 +155,10 @@ impl Metrics {
                 key: key.to_string(),
             });
         }
-        if !value.is_finite() {
+        if !value.as_f64().is_finite() {
             return Err(MetricError::NotFinite {
                 key: key.to_string(),
-                value: python_float(value),
+                value: value.python_repr(),
             });
         }
         match self.entries.iter_mut().find(|(k, _)| k == key) {
@@ -113,8 +173,13 @@ impl Metrics {
         self.entries.is_empty()
     }
 
-    /// The metrics in logging order.
+    /// The metrics in logging order, as floats.
     pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_f64()))
+    }
+
+    /// The metrics in logging order, integers kept.
+    pub fn values(&self) -> impl Iterator<Item = (&str, MetricValue)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), *v))
     }
 
@@ -127,7 +192,7 @@ impl Metrics {
             out.push_str("metric:");
             out.push_str(k);
             out.push('=');
-            out.push_str(&python_float(*v));
+            out.push_str(&v.python_repr());
             out.push('\n');
         }
         out.push_str(BLOCK_END);
@@ -144,7 +209,7 @@ impl Metrics {
             out.push_str("  ");
             out.push_str(&serde_json::to_string(k).expect("a string serialises"));
             out.push_str(": ");
-            out.push_str(&python_float(*v));
+            out.push_str(&v.python_repr());
         }
         if !self.entries.is_empty() {
             out.push('\n');
@@ -154,24 +219,47 @@ impl Metrics {
     }
 
     /// Reads `metrics.json` text: a JSON object of numbers, kept in file
-    /// order. Integers (which Gluepy writes for `int` metrics) read as floats.
+    /// order. Integers (which Gluepy writes for `int` metrics) stay integers.
     pub fn from_json(text: &str) -> Result<Self, MetricsFileError> {
         let entries = numbers_from_json(text)?
             .into_iter()
-            .map(|(k, n)| (k, n.as_f64().unwrap_or(f64::NAN)))
+            .map(|(k, n)| {
+                let v = match n.as_i64() {
+                    Some(i) => MetricValue::Int(i),
+                    None => MetricValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+                };
+                (k, v)
+            })
             .collect();
         Ok(Metrics { entries })
     }
 
     /// The value of `key`, if logged.
     pub fn get(&self, key: &str) -> Option<f64> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_f64())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_print_as_gluepy_prints_an_int() {
+        let mut m = Metrics::new();
+        m.record("rows", 42).unwrap();
+        m.record("share", 42.0).unwrap();
+        assert_eq!(
+            m.block(),
+            "=== GLUEPY METRICS ===\nmetric:rows=42\nmetric:share=42.0\n=== END METRICS ===\n"
+        );
+        assert_eq!(m.to_json(), "{\n  \"rows\": 42,\n  \"share\": 42.0\n}");
+        assert_eq!(Metrics::from_json(&m.to_json()).unwrap(), m);
+        assert_eq!(m.get("rows"), Some(42.0));
+    }
 
     #[test]
     fn block_and_json_keep_logging_order() {

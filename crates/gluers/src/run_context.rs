@@ -65,11 +65,19 @@ impl RunContext {
     }
 
     /// Logs a metric; it goes into the metrics block and `metrics.json`.
+    /// A float prints as Python prints one (`12.0`), an integer as an
+    /// integer (`ctx.log_metric("rows", 42)` prints `metric:rows=42`, as
+    /// Gluepy prints a Python `int`).
     ///
     /// Refuses NaN, infinities and keys that would break the block.
-    pub fn log_metric(&mut self, key: &str, value: f64) -> std::result::Result<(), MetricError> {
+    pub fn log_metric(
+        &mut self,
+        key: &str,
+        value: impl Into<gluers_formats::MetricValue>,
+    ) -> std::result::Result<(), MetricError> {
+        let value = value.into();
         self.metrics.record(key, value)?;
-        self.ops.log_metric(key, value);
+        self.ops.log_metric(key, value.as_f64());
         Ok(())
     }
 
