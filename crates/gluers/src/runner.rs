@@ -371,11 +371,15 @@ fn read_saved_context(bytes: &[u8], origin: &str) -> Result<(Mapping, RunMeta)> 
             )))
         }
     };
-    let meta = mapping
-        .remove(PROTECTED_KEY)
+    // A Gluepy run folder keeps the same identity under `gluepy:`.
+    let ours = mapping.remove(PROTECTED_KEY);
+    let gluepy = mapping.remove(context::GLUEPY_KEY);
+    let meta = ours
+        .or(gluepy)
         .ok_or_else(|| {
             GluersError::Config(format!(
-                "{origin}: has no '{PROTECTED_KEY}' key; it was not written by gluers"
+                "{origin}: has no '{PROTECTED_KEY}' (or Gluepy's '{}') key; it was not written by gluers or Gluepy",
+                context::GLUEPY_KEY
             ))
         })
         .and_then(|v| {

@@ -18,6 +18,9 @@ use crate::error::{GluersError, Result};
 
 /// The top-level key that gluers owns in every context.
 pub const PROTECTED_KEY: &str = "gluers";
+/// The key under which Gluepy 1.6.0 keeps the same identity: a Gluepy run
+/// folder's `context.yaml` is read by `--retry` and `--eval-only` too.
+pub const GLUEPY_KEY: &str = "gluepy";
 
 /// The run's identity, stored under the protected `gluers` key.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
