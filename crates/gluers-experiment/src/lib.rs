@@ -43,6 +43,7 @@
 mod cli;
 mod commands;
 mod contain;
+mod contract;
 mod engine;
 mod error;
 mod evaluator;
@@ -122,6 +123,10 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
             holdout,
             unfreeze,
             no_sandbox,
+            metric,
+            direction,
+            constraint,
+            final_test,
         } => commands::init::init(
             project,
             commands::init::InitArgs {
@@ -132,6 +137,10 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
                 holdout,
                 unfreeze,
                 no_sandbox,
+                metric,
+                direction,
+                constraint,
+                final_test,
             },
         ),
         ExperimentCommand::Run { message, timeout } => commands::run::run(&dir, &message, timeout),
@@ -140,6 +149,7 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
         ExperimentCommand::Status => commands::show::status(&dir),
         ExperimentCommand::Log => commands::show::log(&dir),
         ExperimentCommand::Verify => commands::verify::verify(&dir),
+        ExperimentCommand::Finish => commands::finish::finish(&dir),
         ExperimentCommand::Report { metric, out } => {
             commands::show::report(&dir, metric.as_deref(), &out)
         }

@@ -33,9 +33,11 @@ use crate::error::{ExperimentError, Result};
 use crate::explog::Key;
 use crate::fsutil;
 use crate::metrics::Metrics;
+use gluers_formats::contract::{Constraint, Direction};
 
-/// The state format version written by this engine.
-pub(crate) const STATE_VERSION: u32 = 2;
+/// The state format version written by this engine (3: metric contracts,
+/// the primary metric, the best kept commit and the final test).
+pub(crate) const STATE_VERSION: u32 = 3;
 
 /// How the project is built and run, as stored at init.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,13 +106,48 @@ pub(crate) enum FrozenKind {
     Glob,
 }
 
-/// A documented metric, as the evaluation tasks describe it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A documented metric, as the evaluation tasks describe it, with its
+/// declared contract (from `--describe`, or `init --direction` /
+/// `--constraint`); see [`crate::contract`] for the fallbacks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct MetricDoc {
     /// Metric key.
     pub name: String,
     /// Its documentation.
     pub doc: String,
+    /// Its declared direction.
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Its declared hard constraints.
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+}
+
+/// One final-test path: sealed at init, scored only by `finish`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FinalData {
+    /// The final test's data, relative to the storage root.
+    pub path: String,
+    /// The evaluation-only path (`eval_data`) it stands in for when
+    /// `finish` evaluates.
+    pub replaces: String,
+}
+
+/// The result of `experiment finish`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FinalResult {
+    /// The `final` row's experiment id.
+    pub experiment_id: u64,
+    /// The experiment whose commit was scored (0 = baseline).
+    pub scored_experiment: u64,
+    /// Full hash of the commit scored.
+    pub commit: String,
+    /// Its metrics in the loop (on the holdout).
+    pub loop_metrics: Metrics,
+    /// Its metrics on the final test.
+    pub metrics: Metrics,
+    /// The run id of the final evaluation.
+    pub run_id: String,
 }
 
 /// The sealed evaluator, taken from the base commit.
@@ -270,14 +307,26 @@ pub(crate) struct State {
     /// Metric documentation, when the project provides it.
     #[serde(default)]
     pub metric_docs: Vec<MetricDoc>,
+    /// The metric the goal names (`init --metric`, or the goal's words):
+    /// the best kept run is the best by it.
+    pub primary_metric: String,
     /// The baseline's metrics.
     pub baseline: Metrics,
-    /// The best kept run's metrics (by the first metric's documented
-    /// direction; lower is better unless its doc says higher).
+    /// The best kept run's metrics (by the primary metric, in its
+    /// direction: [`crate::contract::direction`]).
     pub best_kept: Metrics,
     /// The experiment id of the best kept run (0 = baseline).
     #[serde(default)]
     pub best_experiment: u64,
+    /// Full hash of the best kept run's commit (what `finish` scores).
+    pub best_commit: String,
+    /// The final test's data (`init --final-test`, `Dag::final_test_data`),
+    /// sealed at init and never scored in the loop.
+    #[serde(default)]
+    pub final_test: Vec<FinalData>,
+    /// What `finish` recorded, one entry per commit scored.
+    #[serde(default)]
+    pub finals: Vec<FinalResult>,
     /// The hash of the canonical log's last row, so that a removed last
     /// row is caught.
     #[serde(default)]
@@ -414,6 +463,14 @@ impl StatePaths {
     pub fn eval(&self) -> PathBuf {
         self.dir.join("eval")
     }
+    /// The snapshot of the final test's data, by storage-relative path.
+    pub fn sealed_final(&self) -> PathBuf {
+        self.dir.join("sealed-final")
+    }
+    /// The hashes of the final test's snapshot.
+    pub fn final_manifest(&self) -> PathBuf {
+        self.dir.join("final-manifest.json")
+    }
     /// The evaluator's private tmp (emptied per run).
     pub fn eval_tmp(&self) -> PathBuf {
         self.dir.join("eval-tmp")
@@ -464,6 +521,14 @@ fn slug(branch: &str) -> String {
 }
 
 impl State {
+    /// Every storage path the candidate must not read: the evaluation-only
+    /// data and the final test's.
+    pub fn sealed_storage(&self) -> Vec<String> {
+        let mut out = self.eval_data.clone();
+        out.extend(self.final_test.iter().map(|f| f.path.clone()));
+        out
+    }
+
     /// Loads the state, or `None` when the file does not exist.
     pub fn load(path: &Path) -> Result<Option<Self>> {
         let text = match std::fs::read_to_string(path) {
@@ -471,17 +536,27 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(ExperimentError::io("read", path, e)),
         };
+        // The version first: an older state lacks fields this one requires.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        if let Ok(Version { version }) = serde_json::from_str::<Version>(&text) {
+            if version != STATE_VERSION {
+                return Err(ExperimentError::StateVersion {
+                    path: path.to_path_buf(),
+                    found: version,
+                });
+            }
+        }
         let state: Self = serde_json::from_str(&text).map_err(|e| ExperimentError::State {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
         if state.version != STATE_VERSION {
-            return Err(ExperimentError::State {
+            return Err(ExperimentError::StateVersion {
                 path: path.to_path_buf(),
-                message: format!(
-                    "format version {} (this engine reads {STATE_VERSION})",
-                    state.version
-                ),
+                found: state.version,
             });
         }
         Ok(Some(state))

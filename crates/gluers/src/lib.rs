@@ -70,6 +70,7 @@ pub mod task;
 
 pub use atomic::write_atomic;
 pub use dag::Dag;
+pub use gluers_formats::contract::{Constraint, Direction};
 /// polars, for DataFrame tables (feature `polars`).
 #[cfg(feature = "polars")]
 pub use data::polars;
