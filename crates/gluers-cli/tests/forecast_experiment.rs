@@ -54,6 +54,7 @@ impl Repo {
             ".cargo",
             "data/input",
             "data/holdout",
+            "data/final",
         ] {
             copy_dir(&example.join(sub), &root.join(sub));
         }
