@@ -26,6 +26,8 @@ pub(crate) enum Source {
     Declared,
     /// Read from the doc's words.
     Doc,
+    /// Implied by a must-equal constraint.
+    Constraint,
     /// Neither: lower is better.
     Default,
 }
@@ -36,6 +38,7 @@ impl Source {
         match self {
             Self::Declared => "declared",
             Self::Doc => "from its doc",
+            Self::Constraint => "from its constraint",
             Self::Default => "default",
         }
     }
@@ -56,7 +59,7 @@ pub(crate) fn direction(docs: &[MetricDoc], name: &str) -> (Direction, Source) {
         .into_iter()
         .find(|c| c.op == gluers_formats::ConstraintOp::Eq);
     match eq {
-        Some(c) => (Direction::Target(c.value), Source::Doc),
+        Some(c) => (Direction::Target(c.value), Source::Constraint),
         None => (Direction::Lower, Source::Default),
     }
 }
@@ -312,7 +315,7 @@ mod tests {
         assert_eq!(d("mape"), (Direction::Lower, Source::Doc));
         assert_eq!(d("bias"), (Direction::Target(0.0), Source::Doc));
         assert_eq!(d("recall"), (Direction::Higher, Source::Doc));
-        assert_eq!(d("rows"), (Direction::Target(1.0), Source::Doc));
+        assert_eq!(d("rows"), (Direction::Target(1.0), Source::Constraint));
         assert_eq!(d("n"), (Direction::Lower, Source::Default));
         assert_eq!(d("unknown"), (Direction::Lower, Source::Default));
     }

@@ -22,6 +22,7 @@ use crate::state::{
 use crate::{runner, ProjectSpec};
 
 use super::init_contract::{self, ContractFlags};
+
 use super::resolve::{
     excluded_paths, has_python_files, push_source, resolve_freeze_args, resolve_holdout,
     resolve_project, Resolved,
@@ -71,6 +72,12 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
     let excluded = excluded_paths(&repo, &resolved);
     let freeze = resolve_freeze_args(&repo, &args.freeze)?;
     let contract = ContractFlags::parse(&args.direction, &args.constraint)?;
+    let mut final_args: Vec<(String, Option<String>)> = Vec::new();
+    for arg in &args.final_test {
+        let (path, replaces) = init_contract::split_final_arg(arg);
+        let rel = resolve_holdout("--final-test", path, &resolved.storage_root)?;
+        final_args.push((rel, replaces.map(|r| r.trim_matches('/').to_string())));
+    }
     check_label(&repo, &args.dag)?;
     if resolved.cargo.is_some() {
         project::refresh_lockfile(&resolved.project_dir);
@@ -93,7 +100,11 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
         branch: &branch,
         original: &original,
     };
-    match started.run(&args, resolved, project_rel, excluded, freeze, contract, lock) {
+    let extras = init_contract::Extras {
+        contract,
+        final_args,
+    };
+    match started.run(&args, resolved, project_rel, excluded, freeze, extras, lock) {
         Ok(code) => Ok(code),
         Err(e) => {
             started.roll_back();
@@ -128,7 +139,7 @@ impl Setup<'_> {
         project_rel: String,
         excluded: Vec<String>,
         freeze: Vec<FrozenEntry>,
-        contract: ContractFlags,
+        extras: init_contract::Extras,
         lock: EngineLock,
     ) -> Result<ExitCode> {
         let repo = self.repo;
@@ -401,11 +412,7 @@ impl Setup<'_> {
         // The final test: sealed too, and out of the loop's evaluations.
         let mut finals: Vec<(String, Option<String>)> =
             final_declared.into_iter().map(|p| (p, None)).collect();
-        for arg in &args.final_test {
-            let (path, replaces) = init_contract::split_final_arg(arg);
-            let rel = resolve_holdout("--final-test", path, &resolved.storage_root)?;
-            finals.push((rel, replaces.map(|r| r.trim_matches('/').to_string())));
-        }
+        finals.extend(extras.final_args);
         let final_test = init_contract::pair_final(&finals, &eval_data)?;
         init_contract::seal_final(paths, &resolved.storage_root, &final_test)?;
         for f in &final_test {
@@ -417,7 +424,7 @@ impl Setup<'_> {
 
         // The metric contract: the declarations, then the init flags; the
         // goal must name a metric.
-        contract.apply(&mut metric_docs);
+        extras.contract.apply(&mut metric_docs);
         let declared: Vec<String> = metric_docs.iter().map(|d| d.name.clone()).collect();
         let mut primary_metric = String::new();
         if !declared.is_empty() {

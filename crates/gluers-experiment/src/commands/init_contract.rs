@@ -9,6 +9,16 @@ use gluers_formats::contract::{Constraint, Direction};
 use crate::error::{ExperimentError, Result};
 use crate::state::{FinalData, MetricDoc};
 
+/// What init reads of its contract and final-test flags before anything
+/// changes.
+#[derive(Debug)]
+pub(crate) struct Extras {
+    /// `--direction` and `--constraint`.
+    pub contract: ContractFlags,
+    /// `--final-test` paths (storage-relative) and their `=REPLACED` part.
+    pub final_args: Vec<(String, Option<String>)>,
+}
+
 /// `--direction` and `--constraint`, parsed before anything changes.
 #[derive(Debug, Default)]
 pub(crate) struct ContractFlags {

@@ -80,7 +80,12 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
                     .iter()
                     .map(|c| format!("{} (hard constraint: keep refuses otherwise)", c.words())),
             );
-            println!("  {:<24} {}", m.name, m.doc.replace('\n', " "));
+            let doc = if m.doc.trim().is_empty() {
+                "(no doc: declared at init)".to_string()
+            } else {
+                m.doc.replace('\n', " ")
+            };
+            println!("  {:<24} {doc}", m.name);
             println!("  {:<24} [{}]", "", contract_words.join("; "));
         }
     }
