@@ -597,7 +597,10 @@ fn finish_scores_the_best_kept_commit_once_on_the_sealed_final_test() {
     assert_eq!(repo.read("experiment_log.tsv"), log);
     ok(repo.gluers(&["experiment", "verify"]));
     let status = ok(repo.gluers(&["experiment", "status"]));
-    assert!(status.contains("final         experiment 2 scored experiment 0"), "{status}");
+    assert!(
+        status.contains("final         experiment 2 scored experiment 0"),
+        "{status}"
+    );
     ok(repo.gluers(&["experiment", "report", "--out", "progress.svg"]));
     assert!(repo.read("progress.svg").contains("final test"));
 }

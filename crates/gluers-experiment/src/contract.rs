@@ -83,11 +83,18 @@ pub(crate) fn is_better(new: &Metrics, best: &Metrics, primary: &str, docs: &[Me
     let Some(old) = best.get(primary) else {
         return true;
     };
-    direction(docs, primary).0.is_better(now.as_f64(), old.as_f64())
+    direction(docs, primary)
+        .0
+        .is_better(now.as_f64(), old.as_f64())
 }
 
 /// `better`, `worse` or `same` for `value` against `reference`.
-pub(crate) fn judgement(docs: &[MetricDoc], name: &str, value: f64, reference: f64) -> &'static str {
+pub(crate) fn judgement(
+    docs: &[MetricDoc],
+    name: &str,
+    value: f64,
+    reference: f64,
+) -> &'static str {
     let (d, _) = direction(docs, name);
     if d.is_better(value, reference) {
         "better"
@@ -99,7 +106,10 @@ pub(crate) fn judgement(docs: &[MetricDoc], name: &str, value: f64, reference: f
 }
 
 /// The first broken hard constraint of `metrics`: metric, value, constraint.
-pub(crate) fn broken(metrics: &Metrics, docs: &[MetricDoc]) -> Option<(String, String, Constraint)> {
+pub(crate) fn broken(
+    metrics: &Metrics,
+    docs: &[MetricDoc],
+) -> Option<(String, String, Constraint)> {
     metrics.0.iter().find_map(|m| {
         constraints(docs, &m.name)
             .into_iter()
@@ -304,10 +314,19 @@ mod tests {
         declared.direction = Some(Direction::Higher);
         let docs = [
             declared,
-            doc("mape", "Mean absolute percentage error. Lower is better; 0 is perfect."),
+            doc(
+                "mape",
+                "Mean absolute percentage error. Lower is better; 0 is perfect.",
+            ),
             doc("bias", "Systematic error.\n Closer to 0.0 is better."),
-            doc("recall", "Share found. Higher is better, judge after precision."),
-            doc("rows", "1.0 if the counts match, 0.0 otherwise. Must be 1.0."),
+            doc(
+                "recall",
+                "Share found. Higher is better, judge after precision.",
+            ),
+            doc(
+                "rows",
+                "1.0 if the counts match, 0.0 otherwise. Must be 1.0.",
+            ),
             doc("n", "How many."),
         ];
         let d = |n: &str| direction(&docs, n);
@@ -358,11 +377,31 @@ mod tests {
     fn runs_are_judged_by_the_primary_metrics_direction() {
         let m = |v: &str| Metrics::parse(v).unwrap();
         let mut docs = vec![doc("bias", "Closer to 0.0 is better."), doc("mae", "x")];
-        assert!(is_better(&m(r#"{"mae": 3, "bias": -0.1}"#), &m(r#"{"mae": 1, "bias": 0.2}"#), "bias", &docs));
-        assert!(is_better(&m(r#"{"mae": 1}"#), &m(r#"{"mae": 2}"#), "mae", &docs));
+        assert!(is_better(
+            &m(r#"{"mae": 3, "bias": -0.1}"#),
+            &m(r#"{"mae": 1, "bias": 0.2}"#),
+            "bias",
+            &docs
+        ));
+        assert!(is_better(
+            &m(r#"{"mae": 1}"#),
+            &m(r#"{"mae": 2}"#),
+            "mae",
+            &docs
+        ));
         docs[1].direction = Some(Direction::Higher);
-        assert!(!is_better(&m(r#"{"mae": 1}"#), &m(r#"{"mae": 2}"#), "mae", &docs));
-        assert!(!is_better(&m(r#"{"bias": 0}"#), &m(r#"{"mae": 2}"#), "mae", &docs));
+        assert!(!is_better(
+            &m(r#"{"mae": 1}"#),
+            &m(r#"{"mae": 2}"#),
+            "mae",
+            &docs
+        ));
+        assert!(!is_better(
+            &m(r#"{"bias": 0}"#),
+            &m(r#"{"mae": 2}"#),
+            "mae",
+            &docs
+        ));
         docs[1].constraints = vec![Constraint::eq(3.0)];
         assert_eq!(
             broken(&m(r#"{"mae": 2}"#), &docs).map(|(n, v, _)| (n, v)),

@@ -66,6 +66,7 @@ mod runner;
 pub mod sandbox;
 mod sealed;
 mod state;
+mod state_paths;
 mod timings;
 mod toolchain;
 

@@ -86,7 +86,11 @@ fn declared_directions_and_constraints_decide_best_keep_and_crash() {
     // Lower mae is worse here: kept, but the best kept stays the baseline.
     fx.set_tasks(2.0, "");
     let out = fx.engine(&["run", "-m", "offset 2"]).expect(0);
-    assert!(out.stdout.contains("-3 (-60.00%) (worse)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("-3 (-60.00%) (worse)"),
+        "{}",
+        out.stdout
+    );
     let out = fx.engine(&["keep"]).expect(0);
     assert!(
         out.stdout.contains("best kept stays the baseline"),
@@ -109,14 +113,16 @@ fn declared_directions_and_constraints_decide_best_keep_and_crash() {
     fx.set_tasks(7.0, "        preds = preds[:2]");
     let out = fx.engine(&["run", "-m", "two predictions"]).expect(0);
     assert!(
-        out.stdout.contains("n=2 breaks its hard constraint (must be 3.0)"),
+        out.stdout
+            .contains("n=2 breaks its hard constraint (must be 3.0)"),
         "{}",
         out.stdout
     );
     let out = fx.engine(&["keep"]).expect(2);
     assert!(
-        out.stderr
-            .contains("experiment 3 breaks a hard constraint (n=2, must be 3.0), so it cannot be kept"),
+        out.stderr.contains(
+            "experiment 3 breaks a hard constraint (n=2, must be 3.0), so it cannot be kept"
+        ),
         "{}",
         out.stderr
     );
@@ -155,7 +161,11 @@ fn declared_directions_and_constraints_decide_best_keep_and_crash() {
     fx.engine(&["verify"]).expect(0);
     // The chart is of the goal's metric.
     let out = fx.engine(&["report", "--out", "chart.svg"]).expect(0);
-    assert!(out.stdout.contains("(mae, 6 experiment(s))"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(mae, 6 experiment(s))"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -174,13 +184,33 @@ fn the_goal_must_name_a_metric_and_bad_flags_are_one_line() {
     );
     let lines: Vec<&str> = out.stderr.trim().lines().collect();
     assert_eq!(lines.len(), 2, "{}", out.stderr);
-    assert!(lines[0].starts_with("note: init rolled back"), "{}", out.stderr);
+    assert!(
+        lines[0].starts_with("note: init rolled back"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(fx.git(&["symbolic-ref", "--short", "HEAD"]), "main");
     for (flag, value, says) in [
-        ("--direction", "mae=up", "--direction mae=up: `up` is not a direction"),
-        ("--constraint", "n=gt:3", "--constraint n=gt:3: `gt:3` is not a constraint"),
-        ("--direction", "lower", "--direction lower: expected NAME=SPEC"),
-        ("--final-test", "../elsewhere.json", "--final-test ../elsewhere.json: not under the storage root"),
+        (
+            "--direction",
+            "mae=up",
+            "--direction mae=up: `up` is not a direction",
+        ),
+        (
+            "--constraint",
+            "n=gt:3",
+            "--constraint n=gt:3: `gt:3` is not a constraint",
+        ),
+        (
+            "--direction",
+            "lower",
+            "--direction lower: expected NAME=SPEC",
+        ),
+        (
+            "--final-test",
+            "../elsewhere.json",
+            "--final-test ../elsewhere.json: not under the storage root",
+        ),
     ] {
         let out = init(&fx, &["--goal", "lower mae", flag, value]).expect(2);
         assert!(out.stderr.contains(says), "{flag} {value}: {}", out.stderr);
@@ -190,8 +220,9 @@ fn the_goal_must_name_a_metric_and_bad_flags_are_one_line() {
     // init rolls back.
     let out = init(&fx, &["--goal", "x"]).expect(2);
     assert!(
-        out.stderr
-            .contains("names none of the metrics the baseline logged (the DAG declares none) (mae, n)"),
+        out.stderr.contains(
+            "names none of the metrics the baseline logged (the DAG declares none) (mae, n)"
+        ),
         "{}",
         out.stderr
     );
@@ -267,10 +298,7 @@ fn finish_scores_the_best_kept_commit_once_on_a_final_test_no_candidate_reads() 
     fx.engine(&["run", "-m", "offset 2, and a peek"]).expect(0);
     let results = attack_results(&fx);
     for what in ["original", "snapshot"] {
-        assert!(
-            results[what].starts_with("denied"),
-            "{what}: {results:?}"
-        );
+        assert!(results[what].starts_with("denied"), "{what}: {results:?}");
     }
     // The loop scores the holdout only.
     assert_eq!(fx.pending_metrics(), "mae=2.0;n=3");
@@ -306,8 +334,20 @@ fn finish_scores_the_best_kept_commit_once_on_a_final_test_no_candidate_reads() 
     assert_eq!(rows.len(), 3);
     let r = &rows[2];
     assert_eq!(
-        (r[0].as_str(), r[3].as_str(), r[4].as_str(), r[5].as_str(), r[6].as_str()),
-        ("2", "mae=1.0;n=3", "final", "final test of experiment 1", kept.as_str())
+        (
+            r[0].as_str(),
+            r[3].as_str(),
+            r[4].as_str(),
+            r[5].as_str(),
+            r[6].as_str()
+        ),
+        (
+            "2",
+            "mae=1.0;n=3",
+            "final",
+            "final test of experiment 1",
+            kept.as_str()
+        )
     );
 
     // Once per commit.
@@ -333,6 +373,9 @@ fn finish_scores_the_best_kept_commit_once_on_a_final_test_no_candidate_reads() 
     );
     let rows = fx.rows();
     assert_eq!(rows.len(), 5);
-    assert_eq!((rows[4][3].as_str(), rows[4][4].as_str()), ("mae=0.0;n=3", "final"));
+    assert_eq!(
+        (rows[4][3].as_str(), rows[4][4].as_str()),
+        ("mae=0.0;n=3", "final")
+    );
     fx.engine(&["verify"]).expect(0);
 }

@@ -194,9 +194,7 @@ impl Constraint {
     /// Parses `eq:X`, `ge:X` or `le:X` (the engine's command-line spelling).
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let bad = || {
-            format!("`{text}` is not a constraint: give eq:X, ge:X or le:X (e.g. eq:1.0)")
-        };
+        let bad = || format!("`{text}` is not a constraint: give eq:X, ge:X or le:X (e.g. eq:1.0)");
         let (op, value) = text.split_once(':').ok_or_else(bad)?;
         let op = match op {
             "eq" => ConstraintOp::Eq,
@@ -254,7 +252,9 @@ mod tests {
         }
         assert!(serde_json::from_str::<Direction>(r#""sideways""#).is_err());
         assert!(Direction::parse("target:nan").is_err());
-        assert!(Direction::parse("up").unwrap_err().contains("lower, higher"));
+        assert!(Direction::parse("up")
+            .unwrap_err()
+            .contains("lower, higher"));
         assert_eq!(Direction::Target(0.0).words(), "closer to 0.0 is better");
     }
 

@@ -298,7 +298,10 @@ mod tests {
             serde_json::json!([{"op": "eq", "value": 1.0}])
         );
         assert_eq!(metrics[2]["direction"], serde_json::Value::Null);
-        assert_eq!(value["final_test_data"], serde_json::json!(["final/actuals.csv"]));
+        assert_eq!(
+            value["final_test_data"],
+            serde_json::json!(["final/actuals.csv"])
+        );
     }
 
     #[test]

@@ -70,12 +70,12 @@ pub mod task;
 
 pub use atomic::write_atomic;
 pub use dag::Dag;
-pub use gluers_formats::contract::{Constraint, Direction};
 /// polars, for DataFrame tables (feature `polars`).
 #[cfg(feature = "polars")]
 pub use data::polars;
 pub use data::{DataError, DataManager};
 pub use error::{GluersError, Result};
+pub use gluers_formats::contract::{Constraint, Direction};
 pub use project::{Command, CommandContext, Project};
 pub use run_context::RunContext;
 pub use settings::Settings;

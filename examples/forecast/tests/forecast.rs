@@ -103,7 +103,11 @@ fn baseline_is_the_weekly_seasonal_naive_forecast() {
     );
     let predictions =
         std::fs::read_to_string(dir.path().join("data/runs/base/predictions.csv")).unwrap();
-    assert_eq!(predictions.lines().count(), 1 + 2016, "holdout and final test");
+    assert_eq!(
+        predictions.lines().count(),
+        1 + 2016,
+        "holdout and final test"
+    );
     assert!(predictions
         .lines()
         .nth(1)

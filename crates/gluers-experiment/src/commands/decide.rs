@@ -56,8 +56,7 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
             prog: ctx.state.prog.clone(),
         });
     }
-    if let Some((metric, value, c)) = crate::contract::broken(&p.metrics, &ctx.state.metric_docs)
-    {
+    if let Some((metric, value, c)) = crate::contract::broken(&p.metrics, &ctx.state.metric_docs) {
         return Err(ExperimentError::ConstraintBroken {
             id: p.experiment_id,
             metric,

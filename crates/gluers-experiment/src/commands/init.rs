@@ -15,13 +15,11 @@ use crate::metrics::Metrics;
 use crate::project;
 use crate::python;
 use crate::repo::{join_rel, Repo};
-use crate::state::{
-    Flavor, FrozenEntry, FrozenKind, MetricDoc, Sealed, State, StatePaths, StoredProject,
-    STATE_VERSION,
-};
+use crate::state::{Flavor, MetricDoc, Sealed, State, StatePaths, StoredProject, STATE_VERSION};
 use crate::{runner, ProjectSpec};
 
 use super::init_contract::{self, ContractFlags};
+use super::init_steps::{build_sealed, check_label, free_branch_name, print_frozen};
 
 use super::resolve::{
     excluded_paths, has_python_files, push_source, resolve_freeze_args, resolve_holdout,
@@ -101,10 +99,11 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
         original: &original,
     };
     let extras = init_contract::Extras {
+        freeze,
         contract,
         final_args,
     };
-    match started.run(&args, resolved, project_rel, excluded, freeze, extras, lock) {
+    match started.run(&args, resolved, project_rel, excluded, extras, lock) {
         Ok(code) => Ok(code),
         Err(e) => {
             started.roll_back();
@@ -138,10 +137,10 @@ impl Setup<'_> {
         resolved: Resolved,
         project_rel: String,
         excluded: Vec<String>,
-        freeze: Vec<FrozenEntry>,
         extras: init_contract::Extras,
         lock: EngineLock,
     ) -> Result<ExitCode> {
+        let freeze = extras.freeze;
         let repo = self.repo;
         let paths = self.paths;
         if paths.dir.exists() {
@@ -583,106 +582,4 @@ impl Setup<'_> {
         println!("  {} run -m \"what changed\"", ctx.state.prog);
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// The DAG label must make a valid branch name.
-fn check_label(repo: &Repo, dag: &str) -> Result<()> {
-    let name = format!("experiment/{dag}");
-    if dag.is_empty()
-        || !repo
-            .git
-            .succeeds(&["check-ref-format", "--branch", &name])?
-    {
-        return Err(ExperimentError::Usage(format!(
-            "DAG label `{dag}` cannot name a git branch (`{name}`); use the DAG's label as registered"
-        )));
-    }
-    Ok(())
-}
-
-/// `experiment/<dag>`, or the first of `-2`, `-3`, … that is free.
-fn free_branch_name(repo: &Repo, dag: &str) -> Result<String> {
-    let base = format!("experiment/{dag}");
-    if !repo.git.branch_exists(&base)? {
-        return Ok(base);
-    }
-    for n in 2..10_000 {
-        let name = format!("{base}-{n}");
-        if !repo.git.branch_exists(&name)? {
-            return Ok(name);
-        }
-    }
-    Err(ExperimentError::Usage(format!(
-        "branches {base} to {base}-9999 all exist; delete old experiment branches, then retry"
-    )))
-}
-
-fn print_frozen(entries: &[FrozenEntry]) {
-    let present: Vec<&FrozenEntry> = entries.iter().filter(|e| e.exists).collect();
-    println!("frozen set         {} path(s)", present.len());
-    for e in &present {
-        let shown = if e.kind == FrozenKind::Dir {
-            format!("{}/", e.path)
-        } else {
-            e.path.clone()
-        };
-        println!("  {shown:<40} {}", e.reason);
-    }
-    let absent: Vec<String> = entries
-        .iter()
-        .filter(|e| !e.exists)
-        .map(|e| {
-            if e.kind == FrozenKind::Dir {
-                format!("{}/", e.path)
-            } else {
-                e.path.clone()
-            }
-        })
-        .collect();
-    if !absent.is_empty() {
-        println!("  must stay absent: {}", absent.join(", "));
-    }
-}
-
-/// Builds the base commit's export in the sandbox and copies the executable
-/// into `sealed-bin/`, out of reach of later candidate builds.
-fn build_sealed(
-    launcher: &Launcher<'_>,
-    tc: &crate::toolchain::Toolchain,
-    sealed_project: &std::path::Path,
-    bin: &str,
-    log: &std::fs::File,
-) -> Result<PathBuf> {
-    let paths = launcher.paths;
-    crate::fsutil::fresh_private_dir(&paths.tmp())?;
-    // Built once; not bounded by a run's timeout.
-    let far = std::time::Instant::now() + Duration::from_secs(60 * 60 * 24);
-    let built = launcher.build(
-        tc,
-        &paths.sealed_export(),
-        sealed_project,
-        bin,
-        log,
-        far,
-        &mut |_| Ok(()),
-    )?;
-    let exe = match built {
-        crate::toolchain::Build::Built(exe) => exe,
-        crate::toolchain::Build::Failed(why) => {
-            return Err(ExperimentError::Sealed(format!(
-                "building the base commit failed: {why}; see {RUN_LOG_FILE}"
-            )))
-        }
-        crate::toolchain::Build::TimedOut => {
-            return Err(ExperimentError::Sealed(
-                "building the base commit timed out".into(),
-            ))
-        }
-    };
-    let dir = paths.sealed_bin_dir();
-    crate::fsutil::fresh_private_dir(&dir)?;
-    let copy = dir.join(bin);
-    std::fs::copy(&exe, &copy)
-        .map_err(|e| ExperimentError::io("copy the sealed executable to", &copy, e))?;
-    Ok(copy)
 }

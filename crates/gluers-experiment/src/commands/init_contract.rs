@@ -9,10 +9,12 @@ use gluers_formats::contract::{Constraint, Direction};
 use crate::error::{ExperimentError, Result};
 use crate::state::{FinalData, MetricDoc};
 
-/// What init reads of its contract and final-test flags before anything
-/// changes.
+/// What init reads of its command line before anything changes, besides
+/// the project: the frozen paths, the metric contract and the final test.
 #[derive(Debug)]
 pub(crate) struct Extras {
+    /// `--freeze` entries.
+    pub freeze: Vec<crate::state::FrozenEntry>,
     /// `--direction` and `--constraint`.
     pub contract: ContractFlags,
     /// `--final-test` paths (storage-relative) and their `=REPLACED` part.
@@ -190,7 +192,9 @@ mod tests {
         .unwrap();
         assert_eq!(got[0].replaces, "labels.csv");
         let err = pair_final(&[("final/other.csv".into(), None)], &eval).unwrap_err();
-        assert!(err.to_string().contains("--final-test final/other.csv=REPLACED"));
+        assert!(err
+            .to_string()
+            .contains("--final-test final/other.csv=REPLACED"));
         let only = ["holdout".to_string()];
         assert_eq!(
             pair_final(&[("final".into(), None)], &only).unwrap()[0].replaces,

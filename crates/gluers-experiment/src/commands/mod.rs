@@ -4,6 +4,7 @@ pub(crate) mod decide;
 pub(crate) mod finish;
 pub(crate) mod init;
 mod init_contract;
+mod init_steps;
 mod resolve;
 pub(crate) mod run;
 pub(crate) mod show;

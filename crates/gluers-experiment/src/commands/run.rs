@@ -4,10 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::contract;
 use crate::engine::{Access, Ctx, RUN_LOG_FILE};
 use crate::error::{ExperimentError, Result};
 use crate::git::{literal_pathspec, FullAndShort};
-use crate::contract;
 use crate::metrics::delta;
 use crate::runner;
 use crate::state::{Outcome, StoredProject};

@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::contract;
 use crate::engine::{Access, Ctx};
 use crate::error::{ExperimentError, Result};
 use crate::explog::{self, Status};
 use crate::metrics::Metrics;
-use crate::contract;
 use crate::report::{render_chart_directed, ChartPoint, ChartStatus};
 use crate::state::FrozenKind;
 
@@ -95,7 +95,10 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
             .iter()
             .map(|f| format!("{} (for {})", f.path, f.replaces))
             .collect();
-        println!("final test    {} (sealed, never scored in the loop)", list.join(", "));
+        println!(
+            "final test    {} (sealed, never scored in the loop)",
+            list.join(", ")
+        );
         match s.finals.last() {
             Some(f) => println!(
                 "final         experiment {} scored experiment {}: {}",
