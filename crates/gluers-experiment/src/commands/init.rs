@@ -570,6 +570,12 @@ impl Setup<'_> {
             println!("  {:<24} {}", m.name, m.value);
         }
         let s = &ctx.state;
+        if let Some((metric, value, c)) = crate::contract::broken(&p.metrics, &s.metric_docs) {
+            eprintln!(
+                "warning: the baseline breaks a hard constraint ({metric}={value}, {}): only runs that meet it can be kept",
+                c.words()
+            );
+        }
         let (direction, source) = crate::contract::direction(&s.metric_docs, &s.primary_metric);
         println!(
             "goal metric        {} ({}, {})",
