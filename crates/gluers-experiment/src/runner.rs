@@ -472,7 +472,11 @@ fn run_phases(
                 if !req.final_test {
                     let _ = std::fs::write(run_dir.join("metrics.json"), bytes);
                 }
-                note(&mut log, &format!("metrics: {}", m.to_log_field()));
+                // The final test's figures appear once `finish` has
+                // recorded them, not in the log before.
+                if !req.final_test {
+                    note(&mut log, &format!("metrics: {}", m.to_log_field()));
+                }
                 Ok((Outcome::Ok, m, None))
             }
             Err(why) => {
