@@ -39,7 +39,7 @@ GLUERS="${CARGO_TARGET_DIR:-$REPO/target}/debug/gluers"
 say "project in $PROJ"
 mkdir -p "$PROJ/data"
 cp -r "$REPO/examples/forecast/src" "$REPO/examples/forecast/configs" "$REPO/examples/forecast/.cargo" "$PROJ/"
-cp -r "$REPO/examples/forecast/data/input" "$REPO/examples/forecast/data/holdout" "$PROJ/data/"
+cp -r "$REPO/examples/forecast/data/input" "$REPO/examples/forecast/data/holdout" "$REPO/examples/forecast/data/final" "$PROJ/data/"
 {
     cat <<TOML
 [package]

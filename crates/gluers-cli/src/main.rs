@@ -74,8 +74,9 @@ enum Command {
             conflicts_with = "project_cmd"
         )]
         bin: Option<String>,
+        /// Boxed: init's many flags make it the largest command by far.
         #[command(subcommand)]
-        command: ExperimentCommand,
+        command: Box<ExperimentCommand>,
     },
 }
 
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
             project_cmd,
             bin,
             command,
-        } => experiment(project_cmd, bin, command),
+        } => experiment(project_cmd, bin, *command),
     };
     match result {
         Ok(code) => code,

@@ -2,7 +2,9 @@
 //! binary) on a copy of `examples/forecast` in a temporary git repository,
 //! with real cargo builds and the real `git`: baseline, a kept improvement, a
 //! discarded regression, a crash, a timeout, and an attempt to edit the
-//! evaluation.
+//! evaluation; then, on a fresh copy, a kept run that is not better and the
+//! final test scored by `finish`, checked against the seasonal naive
+//! forecast computed here from the example's CSV files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,6 +56,7 @@ impl Repo {
             ".cargo",
             "data/input",
             "data/holdout",
+            "data/final",
         ] {
             copy_dir(&example.join(sub), &root.join(sub));
         }
@@ -437,13 +440,13 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     );
     assert_eq!(
         format!("{:.2}", mape(rows[8])),
-        "5.70",
+        "4.23",
         "the probe changed no metric: {log}"
     );
-    assert_eq!(format!("{:.2}", mape(rows[1])), "10.43", "baseline: {log}");
+    assert_eq!(format!("{:.2}", mape(rows[1])), "5.55", "baseline: {log}");
     assert_eq!(
         format!("{:.2}", mape(rows[2])),
-        "5.70",
+        "4.23",
         "improvement: {log}"
     );
     assert!(mape(rows[3]) > mape(rows[2]), "{log}");
@@ -463,6 +466,143 @@ fn a_scripted_agent_improves_the_forecast_with_frozen_evaluation() {
     assert!(status.contains("experiment/forecast"), "{status}");
     ok(repo.gluers(&["experiment", "report", "--out", "progress.svg"]));
     assert!(repo.read("progress.svg").contains("<svg"));
+}
+
+/// A metric of a log row's metrics column.
+fn metric_of(row: &str, name: &str) -> f64 {
+    let metrics = row.split('\t').nth(3).unwrap();
+    metrics
+        .split(';')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {row}"))
+        .parse()
+        .unwrap()
+}
+
+/// The rows (header included) of a CSV file under the example's `data/`.
+fn csv_rows(rel: &str) -> Vec<String> {
+    std::fs::read_to_string(example().join("data").join(rel))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// MAPE (percent) and bias (GW) of the weekly seasonal naive forecast (the
+/// last 336 half hours of the training table, repeated) on the answers in
+/// `actuals`, computed from the CSV files with none of the example's code.
+fn seasonal_naive(actuals: &str) -> (f64, f64) {
+    let col = |row: &str, i: usize| row.split(',').nth(i).unwrap().to_string();
+    let train = csv_rows("input/vic_elec_2014_train.csv");
+    let last: Vec<f64> = train[train.len() - 336..]
+        .iter()
+        .map(|r| col(r, 1).parse().unwrap())
+        .collect();
+    let to_forecast = csv_rows("input/vic_elec_2014_to_forecast.csv");
+    let predicted: std::collections::HashMap<String, f64> = to_forecast[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (col(r, 0), last[i % 336]))
+        .collect();
+    let answers = csv_rows(actuals);
+    let (mut ape, mut diff) = (0.0, 0.0);
+    for r in &answers[1..] {
+        let actual: f64 = col(r, 1).parse().unwrap();
+        let p = predicted[&col(r, 0)];
+        ape += ((p - actual) / actual).abs();
+        diff += p - actual;
+    }
+    let n = (answers.len() - 1) as f64;
+    (ape / n * 100.0, diff / n)
+}
+
+#[test]
+fn finish_scores_the_best_kept_commit_once_on_the_sealed_final_test() {
+    let repo = Repo::new();
+    // The example declares its final test (`Dag::final_test_data`): init
+    // seals it beside the holdout.
+    let out = ok(repo.gluers(&[
+        "experiment",
+        "init",
+        "forecast",
+        "--goal",
+        "lower forecast_mape",
+    ]));
+    assert!(
+        out.contains("final test         final/actuals.csv (sealed; stands in for holdout/actuals.csv at `finish` only)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("goal metric        forecast_mape (lower is better, declared)"),
+        "{out}"
+    );
+    // Nothing to finish while a run waits for its decision.
+    let context = repo.read("configs/context.yaml");
+    repo.write(
+        "configs/context.yaml",
+        &context.replace("season_length: 336", "season_length: 48"),
+    );
+    let out = ok(repo.gluers(&["experiment", "run", "-m", "repeat the last day"]));
+    assert!(out.contains("(worse)"), "{out}");
+    let out = repo.gluers(&["experiment", "finish"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("still waiting for a decision"),
+        "{}",
+        text(&out)
+    );
+    // Kept, but worse on the declared direction: the best kept run stays
+    // the baseline, and that is what `finish` scores.
+    let out = ok(repo.gluers(&["experiment", "keep"]));
+    assert!(out.contains("best kept stays the baseline"), "{out}");
+    let base_short = repo
+        .git(&["rev-parse", "--short", "HEAD~1"])
+        .trim()
+        .to_string();
+    let out = ok(repo.gluers(&["experiment", "finish"]));
+    assert!(
+        out.contains("scoring experiment 0 (commit") && out.contains("recorded as experiment 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the loop's figure was optimistic: the final test is worse"),
+        "{out}"
+    );
+
+    // The figures, against an independent computation from the CSV files.
+    let log = repo.read("experiment_log.tsv");
+    let rows: Vec<&str> = log.lines().skip(1).collect();
+    let statuses: Vec<&str> = rows.iter().map(|r| r.split('\t').nth(4).unwrap()).collect();
+    assert_eq!(statuses, ["keep", "keep", "final"], "{log}");
+    let (loop_mape, loop_bias) = seasonal_naive("holdout/actuals.csv");
+    let (final_mape, final_bias) = seasonal_naive("final/actuals.csv");
+    assert_eq!(metric_of(rows[0], "forecast_mape"), loop_mape, "{log}");
+    assert_eq!(metric_of(rows[0], "forecast_bias"), loop_bias, "{log}");
+    assert_eq!(metric_of(rows[2], "forecast_mape"), final_mape, "{log}");
+    assert_eq!(metric_of(rows[2], "forecast_bias"), final_bias, "{log}");
+    assert_eq!(format!("{loop_mape:.2} {final_mape:.2}"), "5.55 13.55");
+    assert_eq!(format!("{loop_bias:.3} {final_bias:.3}"), "-0.101 0.338");
+    let final_row: Vec<&str> = rows[2].split('\t').collect();
+    assert_eq!(final_row[0], "2");
+    assert_eq!(final_row[5], "final test of experiment 0");
+    assert_eq!(final_row[6], base_short, "{log}");
+    // Both figures side by side in the output.
+    assert!(out.contains(&format!("{loop_mape}")), "{out}");
+    assert!(out.contains(&format!("{final_mape}")), "{out}");
+
+    // A second finish of the same commit scores nothing.
+    let again = ok(repo.gluers(&["experiment", "finish"]));
+    assert!(again.contains("not scored again"), "{again}");
+    assert!(again.contains(&format!("{final_mape}")), "{again}");
+    assert_eq!(repo.read("experiment_log.tsv"), log);
+    ok(repo.gluers(&["experiment", "verify"]));
+    let status = ok(repo.gluers(&["experiment", "status"]));
+    assert!(
+        status.contains("final         experiment 2 scored experiment 0"),
+        "{status}"
+    );
+    ok(repo.gluers(&["experiment", "report", "--out", "progress.svg"]));
+    assert!(repo.read("progress.svg").contains("final test"));
 }
 
 /// A build script under another name (`build = "tools/gen.rs"`): it tries

@@ -37,6 +37,27 @@ pub enum ExperimentCommand {
         /// none); every row then says `unsandboxed`.
         #[arg(long)]
         no_sandbox: bool,
+        /// The metric to improve (default: the first declared metric the
+        /// goal names as a word; one must be named).
+        #[arg(long, value_name = "NAME")]
+        metric: Option<String>,
+        /// Which direction of a metric is better, overriding its
+        /// declaration (Gluepy projects, whose docs are free text):
+        /// NAME=lower, NAME=higher or NAME=target:X; repeatable.
+        #[arg(long = "direction", value_name = "NAME=DIR")]
+        direction: Vec<String>,
+        /// A hard constraint a kept run must meet: NAME=eq:X, NAME=ge:X or
+        /// NAME=le:X; adds to the declared ones; repeatable.
+        #[arg(long = "constraint", value_name = "NAME=OP:X")]
+        constraint: Vec<String>,
+        /// The answers of a final test, sealed like --holdout but never
+        /// scored in the loop: `finish` scores the best kept commit on them
+        /// once, in place of the evaluation-only path with the same file
+        /// name (or the only one); PATH=REPLACED names that path;
+        /// repeatable. Adds to what the DAG declares with
+        /// `Dag::final_test_data`.
+        #[arg(long = "final-test", value_name = "PATH")]
+        final_test: Vec<String>,
     },
     /// Commit pending changes, check the frozen set, run the work tasks and
     /// the sealed evaluation, and print the metrics.
@@ -86,9 +107,14 @@ pub enum ExperimentCommand {
         )]
         command: Vec<String>,
     },
+    /// Score the best kept commit once on the sealed final test and record
+    /// a `final` row: its loop metrics beside its final-test metrics (the
+    /// optimism of selecting on the holdout). A second `finish` of the same
+    /// commit prints the recorded result.
+    Finish,
     /// Draw every experiment's metric over time, kept ones marked.
     Report {
-        /// The metric to chart (default: the first one logged).
+        /// The metric to chart (default: the goal's metric).
         #[arg(long, value_name = "NAME")]
         metric: Option<String>,
         /// Output file: .svg or .png.

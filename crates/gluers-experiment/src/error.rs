@@ -173,6 +173,34 @@ pub enum ExperimentError {
         message: String,
     },
 
+    /// The engine state was written by another version of the engine.
+    #[error("engine state {} is of format version {found}, and this gluers reads version {}: the experiment was started by another gluers version; finish it with that version, or start a new experiment with `experiment init` (the log and branch stay)", path.display(), crate::state::STATE_VERSION)]
+    StateVersion {
+        /// The state file.
+        path: PathBuf,
+        /// The version it carries.
+        found: u32,
+    },
+
+    /// `keep` was called on a run that breaks a hard constraint.
+    #[error("experiment {id} breaks a hard constraint ({metric}={value}, {constraint}), so it cannot be kept; record it with `{prog} discard`")]
+    ConstraintBroken {
+        /// The pending experiment id.
+        id: u64,
+        /// The metric.
+        metric: String,
+        /// Its value.
+        value: String,
+        /// The constraint in words.
+        constraint: String,
+        /// The command prefix to show.
+        prog: String,
+    },
+
+    /// `finish` was called on an experiment without a final test.
+    #[error("this experiment has no final test: declare one when starting it, with `experiment init --final-test PATH` or `Dag::final_test_data(PATH)`")]
+    NoFinalTest,
+
     /// The engine state does not carry the engine's keyed hash: it was
     /// written by hand (or by another engine).
     #[error("engine state {} was edited outside the engine ({reason}); nothing in it can be trusted: restore the engine's copy, or start a new experiment with `experiment init`", path.display())]
@@ -254,6 +282,9 @@ impl ExperimentError {
             | Self::PendingDecision { .. }
             | Self::NoPending { .. }
             | Self::CannotKeepFailed { .. }
+            | Self::ConstraintBroken { .. }
+            | Self::NoFinalTest
+            | Self::StateVersion { .. }
             | Self::FreezePath { .. }
             | Self::Usage(_)
             | Self::NoEvalTasks { .. }

@@ -61,6 +61,39 @@ pub(crate) fn prepare(eval_root: &Path, inputs: &EvalInputs<'_>) -> Result<()> {
     Ok(())
 }
 
+/// For `finish`: replaces, in the prepared `eval_root`, each evaluation-only
+/// path with the final test's data standing in for it (a file for a file,
+/// a folder's content for a folder), from the snapshot in `sealed_final`.
+pub(crate) fn substitute_final(
+    eval_root: &Path,
+    sealed_final: &Path,
+    finals: &[crate::state::FinalData],
+) -> Result<()> {
+    for f in finals {
+        let at = eval_root.join(&f.replaces);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&at),
+            Ok(_) => std::fs::remove_file(&at),
+            Err(_) => Ok(()),
+        }
+        .map_err(|e| ExperimentError::io("remove", &at, e))?;
+        let from = sealed_final.join(&f.path);
+        let meta = std::fs::symlink_metadata(&from)
+            .map_err(|e| ExperimentError::io("read the final test's snapshot", &from, e))?;
+        if let Some(parent) = at.parent() {
+            crate::fsutil::ensure_private_dir(parent)?;
+        }
+        let mut total = 0;
+        if meta.is_dir() {
+            crate::fsutil::ensure_private_dir(&at)?;
+            copy_tree(&from, &at, "", &mut total, u64::MAX)?;
+        } else {
+            copy_file_nofollow(&from, &at, u64::MAX)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies the candidate's outputs: regular files only, below the caps.
 fn copy_outputs(from: &Path, to: &Path, rel: &str, total: &mut u64) -> Result<()> {
     copy_tree_filtered(from, to, rel, total, MAX_TOTAL_BYTES, &|rel| {
@@ -284,5 +317,19 @@ mod tests {
             std::fs::read_to_string(eval.join("holdout/actuals.csv")).unwrap(),
             "a\n"
         );
+
+        // `finish`: the final test's answers where the holdout's were.
+        std::fs::create_dir_all(d.join("final/final")).unwrap();
+        std::fs::write(d.join("final/final/actuals.csv"), "f\n").unwrap();
+        let finals = [crate::state::FinalData {
+            path: "final/actuals.csv".into(),
+            replaces: "holdout/actuals.csv".into(),
+        }];
+        substitute_final(&eval, &d.join("final"), &finals).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(eval.join("holdout/actuals.csv")).unwrap(),
+            "f\n"
+        );
+        assert!(!eval.join("final").exists());
     }
 }

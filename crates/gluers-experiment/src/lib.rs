@@ -44,6 +44,7 @@ mod agent;
 mod cli;
 mod commands;
 mod contain;
+mod contract;
 mod engine;
 mod error;
 mod evaluator;
@@ -66,6 +67,7 @@ mod runner;
 pub mod sandbox;
 mod sealed;
 mod state;
+mod state_paths;
 mod timings;
 mod toolchain;
 
@@ -127,6 +129,10 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
             holdout,
             unfreeze,
             no_sandbox,
+            metric,
+            direction,
+            constraint,
+            final_test,
         } => commands::init::init(
             project,
             commands::init::InitArgs {
@@ -137,6 +143,10 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
                 holdout,
                 unfreeze,
                 no_sandbox,
+                metric,
+                direction,
+                constraint,
+                final_test,
             },
         ),
         ExperimentCommand::Run { message, timeout } => commands::run::run(&dir, &message, timeout),
@@ -145,6 +155,7 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
         ExperimentCommand::Status => commands::show::status(&dir),
         ExperimentCommand::Log => commands::show::log(&dir),
         ExperimentCommand::Verify => commands::verify::verify(&dir),
+        ExperimentCommand::Finish => commands::finish::finish(&dir),
         ExperimentCommand::Report { metric, out } => {
             commands::show::report(&dir, metric.as_deref(), &out)
         }

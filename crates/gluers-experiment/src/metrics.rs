@@ -87,27 +87,6 @@ impl Metrics {
     }
 }
 
-/// Whether `new` beats `best` on the first metric of `best`, in the
-/// direction its documentation gives: higher when the doc says "higher is
-/// better", lower otherwise.
-pub(crate) fn is_better(new: &Metrics, best: &Metrics, docs: &[crate::state::MetricDoc]) -> bool {
-    let Some(first) = best.0.first() else {
-        return true;
-    };
-    let Some(now) = new.get(&first.name) else {
-        return false;
-    };
-    let higher = docs
-        .iter()
-        .find(|d| d.name == first.name)
-        .is_some_and(|d| d.doc.to_lowercase().contains("higher is better"));
-    if higher {
-        now.as_f64() > first.as_f64()
-    } else {
-        now.as_f64() < first.as_f64()
-    }
-}
-
 /// Formats `value` compared with `reference`: the signed difference and, when
 /// meaningful, the relative change, e.g. `-1.3 (-10.40%)`.
 pub(crate) fn delta(value: f64, reference: f64) -> String {

@@ -90,12 +90,14 @@ pub(crate) fn parse_describe(bytes: &[u8], dag: &str) -> Result<Describe> {
 }
 
 /// The fields of a describe document that evaluation depends on
-/// (evaluation tasks with their types, source files and metric docs, in
-/// order, and the evaluation-only data): a candidate's must equal the base's.
+/// (evaluation tasks with their types, source files, metric docs and
+/// contracts, in order, the evaluation-only data and the final test's): a
+/// candidate's must equal the base's.
 pub(crate) fn evaluation_part(d: &Describe) -> serde_json::Value {
     serde_json::json!({
         "eval_tasks": d.eval_tasks,
         "eval_data": d.eval_data,
+        "final_test_data": d.final_test_data,
     })
 }
 
@@ -116,8 +118,10 @@ pub(crate) fn wiring_diff(base: &serde_json::Value, now: &serde_json::Value) -> 
         format!("eval tasks [{}] became [{}]", b.join(", "), n.join(", "))
     } else if base["eval_data"] != now["eval_data"] {
         "the evaluation-only data changed".into()
+    } else if base["final_test_data"] != now["final_test_data"] {
+        "the final test's data changed".into()
     } else {
-        "an evaluation task's type or metric docs changed".into()
+        "an evaluation task's type, metric docs or metric contracts changed".into()
     }
 }
 

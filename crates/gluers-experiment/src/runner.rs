@@ -34,6 +34,8 @@ pub(crate) struct Request<'a> {
     pub timeout: Duration,
     /// Append to the run log instead of starting it afresh (init).
     pub append_log: bool,
+    /// Evaluate on the final test (`finish`) instead of the holdout.
+    pub final_test: bool,
 }
 
 /// A finished run.
@@ -46,6 +48,8 @@ pub(crate) struct Finished {
     /// How long build, work tasks, frozen recheck, sealed check and
     /// evaluation took (the other phases are the caller's).
     pub timings: Timings,
+    /// Warnings for the caller to print (metrics no doc declares).
+    pub warnings: Vec<String>,
 }
 
 /// A fresh run id and its run folder (`runs/YYYY/M/D/<uuid>`, UTC, month and
@@ -102,10 +106,24 @@ pub(crate) fn run(ctx: &mut Ctx, req: &Request<'_>) -> Result<Finished> {
             // the run may come back, and the next command reports the run
             // as interrupted (its commit stays in git).
             ctx.save_progress()?;
+            let warnings = if outcome == Outcome::Ok {
+                let extra = crate::contract::undeclared(&pending.metrics, &ctx.state.metric_docs);
+                if extra.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![format!(
+                        "the evaluation logged metric(s) no doc declares: {}; they are recorded, but nothing says which direction is better",
+                        extra.join(", ")
+                    )]
+                }
+            } else {
+                Vec::new()
+            };
             Ok(Finished {
                 pending,
                 reason,
                 timings,
+                warnings,
             })
         }
         Err(e) => {
@@ -190,7 +208,7 @@ fn run_phases(
     let state = ctx.state.clone();
     // Answers the repository tracks are in the export too: out of reach.
     let hidden: Vec<PathBuf> = state
-        .eval_data
+        .sealed_storage()
         .iter()
         .filter_map(|p| ctx.repo.rel(&storage_root.join(p)))
         .filter(|rel| !rel.is_empty())
@@ -315,7 +333,10 @@ fn run_phases(
         crate::fsutil::ensure_dir(&run_dir)?;
         let read = [export_root.clone()]
             .into_iter()
-            .chain(contain::readable_storage(&storage_root, &state.eval_data))
+            .chain(contain::readable_storage(
+                &storage_root,
+                &state.sealed_storage(),
+            ))
             .chain(
                 candidate
                     .as_deref()
@@ -384,6 +405,13 @@ fn run_phases(
         }) {
             return Ok(crash(e.to_string()));
         }
+        if req.final_test {
+            // `finish`: the final test's answers where the evaluation reads
+            // the holdout's.
+            sealed::FinalManifest::check(&paths)?;
+            evaluator::substitute_final(&eval_root, &paths.sealed_final(), &state.final_test)?;
+            note(&mut log, "evaluating on the final test (finish)");
+        }
         let eval_tmp = paths.eval_tmp();
         crate::fsutil::fresh_private_dir(&eval_tmp)?;
         let jail = launcher.jail(
@@ -438,11 +466,28 @@ fn run_phases(
             sealed::check(&paths, &state, &mut manifests.sealed)
         })?;
         match read {
+            Ok((m, _)) if !crate::contract::missing(&m, &state.metric_docs).is_empty() => {
+                let why = format!(
+                    "the evaluation did not log declared metric(s) {} (it logged {}); a declared metric missing means the evaluation failed to score this run",
+                    crate::contract::missing(&m, &state.metric_docs).join(", "),
+                    m.to_log_field()
+                );
+                note(&mut log, &why);
+                Ok(crash(why))
+            }
             Ok((m, bytes)) => {
-                // The user's copy, for `dag --compare`; the record is the state's.
+                // The user's copy, for `dag --compare`; the record is the
+                // state's. Not for the final test: later candidates can read
+                // run folders.
                 let _ = std::fs::remove_file(run_dir.join("metrics.json"));
-                let _ = std::fs::write(run_dir.join("metrics.json"), bytes);
-                note(&mut log, &format!("metrics: {}", m.to_log_field()));
+                if !req.final_test {
+                    let _ = std::fs::write(run_dir.join("metrics.json"), bytes);
+                }
+                // The final test's figures appear once `finish` has
+                // recorded them, not in the log before.
+                if !req.final_test {
+                    note(&mut log, &format!("metrics: {}", m.to_log_field()));
+                }
                 Ok((Outcome::Ok, m, None))
             }
             Err(why) => {

@@ -119,8 +119,13 @@ pub(crate) fn snapshot_data(
     storage_root: &Path,
     data: &[String],
 ) -> Result<()> {
-    let dest = paths.sealed_data();
-    crate::fsutil::fresh_private_dir(&dest)?;
+    snapshot_into(&paths.sealed_data(), storage_root, data)
+}
+
+/// Copies storage-relative files or folders into `dest` (emptied first),
+/// at the same relative paths.
+pub(crate) fn snapshot_into(dest: &Path, storage_root: &Path, data: &[String]) -> Result<()> {
+    crate::fsutil::fresh_private_dir(dest)?;
     for rel in data {
         let src = storage_root.join(rel);
         let meta = std::fs::symlink_metadata(&src).map_err(|_| {
@@ -147,6 +152,43 @@ pub(crate) fn snapshot_data(
         }
     }
     Ok(())
+}
+
+/// The recorded bytes of the final test's snapshot (`sealed-final/`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct FinalManifest {
+    /// The final test's data, relative to `sealed-final/`.
+    pub data: Snapshot,
+}
+
+impl FinalManifest {
+    /// Hashes `sealed-final/` as it is now.
+    pub fn record(paths: &StatePaths) -> Result<Self> {
+        let root = paths.sealed_final();
+        Ok(Self {
+            data: Snapshot::take(&root, &listing(&root, None), None)?,
+        })
+    }
+
+    /// Saves the manifest atomically and durably.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::fsutil::save_json(path, self, crate::fsutil::Durability::Synced)
+    }
+
+    /// Checks that `sealed-final/` holds the bytes init recorded.
+    pub fn check(paths: &StatePaths) -> Result<()> {
+        let recorded: Self = crate::fsutil::load_json(&paths.final_manifest())?;
+        let root = paths.sealed_final();
+        let now = Snapshot::take(&root, &listing(&root, None), None)?;
+        if let Some((p, c)) = now.changes_from(&recorded.data).first() {
+            return Err(ExperimentError::Sealed(format!(
+                "the final test's data changed since init: `{p}` {} ({}); it cannot be trusted: start a new experiment with `experiment init`",
+                c.word(),
+                root.display()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Checks the Python environment the sealed Gluepy evaluator imports from

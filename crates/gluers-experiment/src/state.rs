@@ -2,7 +2,7 @@
 //! private to the user (mode 0700), where no commit, `git reset`, `git
 //! clean` or candidate process reaches it.
 //!
-//! Layout (`<state root>` from [`state_root`]; one folder per repository,
+//! Layout (`<state root>` from [`crate::state_paths::state_root`]; one folder per repository,
 //! one per experiment branch):
 //!
 //! ```text
@@ -33,9 +33,13 @@ use crate::error::{ExperimentError, Result};
 use crate::explog::Key;
 use crate::fsutil;
 use crate::metrics::Metrics;
+use gluers_formats::contract::{Constraint, Direction};
 
-/// The state format version written by this engine.
-pub(crate) const STATE_VERSION: u32 = 2;
+pub(crate) use crate::state_paths::StatePaths;
+
+/// The state format version written by this engine (3: metric contracts,
+/// the primary metric, the best kept commit and the final test).
+pub(crate) const STATE_VERSION: u32 = 3;
 
 /// How the project is built and run, as stored at init.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,13 +108,48 @@ pub(crate) enum FrozenKind {
     Glob,
 }
 
-/// A documented metric, as the evaluation tasks describe it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A documented metric, as the evaluation tasks describe it, with its
+/// declared contract (from `--describe`, or `init --direction` /
+/// `--constraint`); see [`crate::contract`] for the fallbacks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct MetricDoc {
     /// Metric key.
     pub name: String,
     /// Its documentation.
     pub doc: String,
+    /// Its declared direction.
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Its declared hard constraints.
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+}
+
+/// One final-test path: sealed at init, scored only by `finish`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FinalData {
+    /// The final test's data, relative to the storage root.
+    pub path: String,
+    /// The evaluation-only path (`eval_data`) it stands in for when
+    /// `finish` evaluates.
+    pub replaces: String,
+}
+
+/// The result of `experiment finish`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FinalResult {
+    /// The `final` row's experiment id.
+    pub experiment_id: u64,
+    /// The experiment whose commit was scored (0 = baseline).
+    pub scored_experiment: u64,
+    /// Full hash of the commit scored.
+    pub commit: String,
+    /// Its metrics in the loop (on the holdout).
+    pub loop_metrics: Metrics,
+    /// Its metrics on the final test.
+    pub metrics: Metrics,
+    /// The run id of the final evaluation.
+    pub run_id: String,
 }
 
 /// The sealed evaluator, taken from the base commit.
@@ -270,14 +309,26 @@ pub(crate) struct State {
     /// Metric documentation, when the project provides it.
     #[serde(default)]
     pub metric_docs: Vec<MetricDoc>,
+    /// The metric the goal names (`init --metric`, or the goal's words):
+    /// the best kept run is the best by it.
+    pub primary_metric: String,
     /// The baseline's metrics.
     pub baseline: Metrics,
-    /// The best kept run's metrics (by the first metric's documented
-    /// direction; lower is better unless its doc says higher).
+    /// The best kept run's metrics (by the primary metric, in its
+    /// direction: [`crate::contract::direction`]).
     pub best_kept: Metrics,
     /// The experiment id of the best kept run (0 = baseline).
     #[serde(default)]
     pub best_experiment: u64,
+    /// Full hash of the best kept run's commit (what `finish` scores).
+    pub best_commit: String,
+    /// The final test's data (`init --final-test`, `Dag::final_test_data`),
+    /// sealed at init and never scored in the loop.
+    #[serde(default)]
+    pub final_test: Vec<FinalData>,
+    /// What `finish` recorded, one entry per commit scored.
+    #[serde(default)]
+    pub finals: Vec<FinalResult>,
     /// The hash of the canonical log's last row, so that a removed last
     /// row is caught.
     #[serde(default)]
@@ -295,175 +346,15 @@ pub(crate) struct State {
     pub mac: Option<String>,
 }
 
-/// The environment variable that moves the engine's state root (tests,
-/// and users who keep state on another disk).
-pub(crate) const STATE_DIR_ENV: &str = "GLUERS_STATE_DIR";
-
-/// The engine's state root: `$GLUERS_STATE_DIR`, else
-/// `$XDG_STATE_HOME/gluers`, else `~/.local/state/gluers`.
-///
-/// It lies outside every repository on purpose: nothing a commit, a
-/// `git reset` or a candidate writing under the work tree does can reach it.
-pub(crate) fn state_root() -> Result<PathBuf> {
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    if let Some(dir) = from_env(STATE_DIR_ENV) {
-        return Ok(dir);
-    }
-    if let Some(dir) = from_env("XDG_STATE_HOME") {
-        return Ok(dir.join("gluers"));
-    }
-    if let Some(home) = from_env("HOME") {
-        return Ok(home.join(".local/state/gluers"));
-    }
-    Err(ExperimentError::Usage(format!(
-        "cannot place the engine's state: neither ${STATE_DIR_ENV}, $XDG_STATE_HOME nor $HOME is an absolute path; set {STATE_DIR_ENV}=/path/to/a/private/folder"
-    )))
-}
-
-/// Where the state of the experiment on one branch lives.
-#[derive(Debug, Clone)]
-pub(crate) struct StatePaths {
-    /// The repository's folder under the state root (lock, shared caches).
-    pub root: PathBuf,
-    /// `<root>/experiments/<branch>`.
-    pub dir: PathBuf,
-}
-
-impl StatePaths {
-    /// The paths for `branch` of the repository whose common git dir is
-    /// `git_common_dir`: `<state root>/repos/<name>-<hash of the path>/`.
-    pub fn new(git_common_dir: &Path, branch: &str) -> Result<Self> {
-        let root = state_root()?.join("repos").join(repo_key(git_common_dir));
-        let dir = root.join("experiments").join(slug(branch));
-        Ok(Self { root, dir })
-    }
-
-    /// Creates the experiment folder and every engine folder above it up to
-    /// the state root, private to the user (mode 0700).
-    pub fn create(&self) -> Result<()> {
-        fsutil::ensure_private_dir(&self.dir)
-    }
-
-    /// The repository-wide lock file.
-    pub fn lock(&self) -> PathBuf {
-        self.root.join("lock")
-    }
-    /// The state file.
-    pub fn state(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
-    /// The canonical experiment log.
-    pub fn log(&self) -> PathBuf {
-        self.dir.join("experiment_log.tsv")
-    }
-    /// The key of the experiment log's hash chain (mode 0600).
-    pub fn key(&self) -> PathBuf {
-        self.dir.join("log.key")
-    }
-    /// Hashes of the frozen files and their stat cache.
-    pub fn manifest(&self) -> PathBuf {
-        self.dir.join("frozen-manifest.json")
-    }
-    /// The engine's export of the base commit (the sealed evaluator's
-    /// sources; for command projects, what the sealed evaluator runs).
-    pub fn sealed_export(&self) -> PathBuf {
-        self.dir.join("sealed")
-    }
-    /// The Python environment the sealed Gluepy evaluator imports from.
-    pub fn python_manifest(&self) -> PathBuf {
-        self.dir.join("python-env.json")
-    }
-    /// Hashes of the sealed export and executable, with their stat cache.
-    pub fn sealed_manifest(&self) -> PathBuf {
-        self.dir.join("sealed-manifest.json")
-    }
-    /// Where the sealed executable is copied (Rust projects).
-    pub fn sealed_bin_dir(&self) -> PathBuf {
-        self.dir.join("sealed-bin")
-    }
-    /// The snapshot of the evaluation-only data, by storage-relative path.
-    pub fn sealed_data(&self) -> PathBuf {
-        self.dir.join("sealed-data")
-    }
-    /// The engine's export of the candidate commit (what is built and run).
-    pub fn export(&self) -> PathBuf {
-        self.dir.join("export")
-    }
-    /// The export's file list and stat cache (incremental exports).
-    pub fn export_manifest(&self) -> PathBuf {
-        self.dir.join("export-manifest.json")
-    }
-    /// Cargo's target folder, reused by every build of the experiment.
-    pub fn target(&self) -> PathBuf {
-        self.dir.join("target")
-    }
-    /// The cargo home the engine controls (its own config).
-    pub fn cargo_home(&self) -> PathBuf {
-        self.dir.join("cargo-home")
-    }
-    /// The private temporary folder of the candidate (emptied per run).
-    pub fn tmp(&self) -> PathBuf {
-        self.dir.join("tmp")
-    }
-    /// The evaluator's fresh folder (its storage root; emptied per run).
-    pub fn eval(&self) -> PathBuf {
-        self.dir.join("eval")
-    }
-    /// The evaluator's private tmp (emptied per run).
-    pub fn eval_tmp(&self) -> PathBuf {
-        self.dir.join("eval-tmp")
-    }
-    /// Build messages of the last cargo build.
-    pub fn build_messages(&self) -> PathBuf {
-        self.dir.join("cargo-messages.jsonl")
-    }
-}
-
-/// A readable, collision-free folder name for a repository: the folder's
-/// name and a hash of its absolute common git dir.
-fn repo_key(git_common_dir: &Path) -> String {
-    let path = git_common_dir.to_string_lossy();
-    let hash = blake3::hash(path.as_bytes()).to_hex();
-    let name = git_common_dir
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
-    format!("{name}-{}", &hash[..16])
-}
-
-/// A file-name-safe, collision-free spelling of a branch name: letters,
-/// digits, `-` and `.` stay, every other byte becomes `_XX` (hex). No `%`:
-/// tools such as LLVM's linker treat `%` in an output path as a pattern.
-fn slug(branch: &str) -> String {
-    let mut out = String::new();
-    for b in branch.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("_{b:02X}"));
-        }
-    }
-    out
-}
-
 impl State {
+    /// Every storage path the candidate must not read: the evaluation-only
+    /// data and the final test's.
+    pub fn sealed_storage(&self) -> Vec<String> {
+        let mut out = self.eval_data.clone();
+        out.extend(self.final_test.iter().map(|f| f.path.clone()));
+        out
+    }
+
     /// Loads the state, or `None` when the file does not exist.
     pub fn load(path: &Path) -> Result<Option<Self>> {
         let text = match std::fs::read_to_string(path) {
@@ -471,17 +362,27 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(ExperimentError::io("read", path, e)),
         };
+        // The version first: an older state lacks fields this one requires.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        if let Ok(Version { version }) = serde_json::from_str::<Version>(&text) {
+            if version != STATE_VERSION {
+                return Err(ExperimentError::StateVersion {
+                    path: path.to_path_buf(),
+                    found: version,
+                });
+            }
+        }
         let state: Self = serde_json::from_str(&text).map_err(|e| ExperimentError::State {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
         if state.version != STATE_VERSION {
-            return Err(ExperimentError::State {
+            return Err(ExperimentError::StateVersion {
                 path: path.to_path_buf(),
-                message: format!(
-                    "format version {} (this engine reads {STATE_VERSION})",
-                    state.version
-                ),
+                found: state.version,
             });
         }
         Ok(Some(state))
@@ -544,17 +445,5 @@ impl State {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slug_is_injective_on_separators() {
-        assert_eq!(slug("experiment/forecast"), "experiment_2Fforecast");
-        assert_ne!(slug("a/b"), slug("a_2Fb"));
-        assert!(!slug("a%b/c").contains('%'));
     }
 }

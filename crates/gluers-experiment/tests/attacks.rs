@@ -155,7 +155,7 @@ fn adding_or_deleting_frozen_data_is_refused() {
         "init",
         "forecast",
         "--goal",
-        "x",
+        "lower mae",
         "--holdout",
         "data/truth.json",
         "--freeze",

@@ -125,5 +125,63 @@ if cat data/truth.json; then echo read > "$OUT/answers"; fi
         !p.root.join("answers").exists(),
         "the agent read the answers"
     );
+#[test]
+fn a_gluepy_project_gets_directions_at_init_and_a_final_test() {
+    let python = python();
+    let p = Project::custom(
+        &format!("{} manage.py", python.display()),
+        &[("data/final/truth.json", Some("[12.0, 22.0, 32.0]"))],
+    );
+    // Gluepy's docs are free text: the direction, a hard constraint and
+    // the final test come with init.
+    let out = p.init(&[
+        "--direction",
+        "mae=lower",
+        "--constraint",
+        "mae=le:6",
+        "--final-test",
+        "data/final/truth.json",
+    ]);
+    assert!(
+        out.contains("goal metric        mae (lower is better, declared)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("final test         final/truth.json (sealed; stands in for truth.json"),
+        "{out}"
+    );
+    // A run over the constraint cannot be kept.
+    std::fs::write(
+        p.root.join("configs/context.yaml"),
+        "forecast:\n  offset: 7.0\n",
+    )
+    .unwrap();
+    let (out, _) = p.engine(&["run", "-m", "offset 7"], 0);
+    assert!(
+        out.contains("mae=7.0 breaks its hard constraint (must be at most 6.0)"),
+        "{out}"
+    );
+    let (_, err) = p.engine(&["keep"], 2);
+    assert!(err.contains("breaks a hard constraint"), "{err}");
+    p.engine(&["discard"], 0);
+    std::fs::write(
+        p.root.join("configs/context.yaml"),
+        "forecast:\n  offset: 2.0\n",
+    )
+    .unwrap();
+    p.engine(&["run", "-m", "offset 2"], 0);
+    p.engine(&["keep"], 0);
+    // finish: the same sealed Gluepy evaluator, the final test's answers
+    // in place of the holdout's: predictions 12, 22, 32 are exact there.
+    let (out, _) = p.engine(&["finish"], 0);
+    assert!(out.contains("scoring experiment 2"), "{out}");
+    let rows = p.rows();
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (last[3].as_str(), last[4].as_str()),
+        ("mae=0.0", "final"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[2][3], "mae=2.0", "the loop scored the holdout");
     p.engine(&["verify"], 0);
 }

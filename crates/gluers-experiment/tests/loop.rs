@@ -431,7 +431,7 @@ fn an_unsandboxed_experiment_says_so_in_status_the_run_log_and_the_chart() {
         "init",
         "forecast",
         "--goal",
-        "x",
+        "lower mae",
         "--holdout",
         "data/truth.json",
         "--no-sandbox",

@@ -13,22 +13,34 @@
 //!     "label": "compute_accuracy",
 //!     "type": "forecast::evaluation::ComputeAccuracy",
 //!     "source_file": "src/evaluation.rs",
-//!     "metrics": [{ "name": "forecast_mape", "doc": "... Lower is better." }]
+//!     "metrics": [
+//!       { "name": "forecast_mape", "doc": "... Lower is better.",
+//!         "direction": "lower", "constraints": [] },
+//!       { "name": "forecast_bias", "doc": "... Closer to 0.0 is better.",
+//!         "direction": { "target": 0.0 }, "constraints": [] }
+//!     ]
 //!   }],
 //!   "eval_wiring_file": "src/dags.rs",
-//!   "eval_data": ["holdout/actuals.csv"]
+//!   "eval_data": ["holdout/actuals.csv"],
+//!   "final_test_data": ["final/actuals.csv"]
 //! }
 //! ```
 //!
 //! Source files are relative to the project's package folder (the folder of
-//! its `Cargo.toml`); `eval_data` paths are storage paths, relative to the
-//! storage root. Reading is lenient: a field a producer leaves out takes its
-//! empty value, so documents written before a field existed still read.
+//! its `Cargo.toml`); `eval_data` and `final_test_data` paths are storage
+//! paths, relative to the storage root. A metric's `direction` and
+//! `constraints` are its contract ([`crate::contract`]): `"lower"`,
+//! `"higher"`, `{"target": X}` or `null`; constraints `{"op": "eq" | "ge" |
+//! "le", "value": X}`. Reading is lenient: a field a producer leaves out
+//! takes its empty value, so documents written before a field existed still
+//! read.
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{Constraint, Direction};
+
 /// The `--describe --format json` document of one DAG.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Describe {
     /// The DAG's label.
     pub dag: String,
@@ -47,6 +59,12 @@ pub struct Describe {
     /// storage paths relative to the storage root, in declaration order.
     #[serde(default)]
     pub eval_data: Vec<String>,
+    /// The final test's answers (`Dag::final_test_data`): storage paths
+    /// sealed like `eval_data`, never scored in the experiment loop, scored
+    /// once by `gluers experiment finish` in place of the `eval_data` path
+    /// with the same file name.
+    #[serde(default)]
+    pub final_test_data: Vec<String>,
 }
 
 /// A work task.
@@ -60,7 +78,7 @@ pub struct DescribedTask {
 }
 
 /// An evaluation task.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DescribedEvalTask {
     /// The task's label.
     pub label: String,
@@ -77,13 +95,19 @@ pub struct DescribedEvalTask {
 }
 
 /// A documented metric.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DescribedMetric {
     /// The metric's key.
     pub name: String,
     /// What it measures and which direction is better.
     #[serde(default)]
     pub doc: String,
+    /// Which direction is better, when declared (`null` otherwise).
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Hard constraints a kept run must meet.
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
 }
 
 impl Describe {
@@ -121,10 +145,13 @@ mod tests {
                 metrics: vec![DescribedMetric {
                     name: "mape".into(),
                     doc: "Lower is better.".into(),
+                    direction: Some(Direction::Target(0.0)),
+                    constraints: vec![Constraint::at_least(0.0)],
                 }],
             }],
             eval_wiring_file: Some("src/dags.rs".into()),
             eval_data: vec!["holdout/actuals.csv".into()],
+            final_test_data: vec!["final/actuals.csv".into()],
         };
         let text = doc.to_json();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -141,14 +168,34 @@ mod tests {
                 "tasks",
                 "eval_tasks",
                 "eval_wiring_file",
-                "eval_data"
+                "eval_data",
+                "final_test_data"
             ]
         );
+        assert_eq!(
+            value["eval_tasks"][0]["metrics"][0]["direction"],
+            serde_json::json!({"target": 0.0})
+        );
+        assert_eq!(
+            value["eval_tasks"][0]["metrics"][0]["constraints"],
+            serde_json::json!([{"op": "ge", "value": 0.0}])
+        );
+        assert_eq!(value["final_test_data"][0], "final/actuals.csv");
         assert_eq!(value["tasks"][0]["type"], "f::Prepare");
         assert_eq!(value["eval_tasks"][0]["metrics"][0]["name"], "mape");
         assert_eq!(value["eval_data"][0], "holdout/actuals.csv");
         assert!(text.ends_with("}\n"));
         assert_eq!(Describe::from_json(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn metrics_without_a_contract_still_read() {
+        let doc = Describe::from_json(
+            r#"{"dag": "d", "eval_tasks": [{"label": "e", "metrics": [{"name": "m", "doc": "x"}]}]}"#,
+        )
+        .unwrap();
+        let m = &doc.eval_tasks[0].metrics[0];
+        assert_eq!((m.direction, m.constraints.len()), (None, 0));
     }
 
     #[test]
@@ -158,6 +205,7 @@ mod tests {
         )
         .unwrap();
         assert!(doc.eval_data.is_empty() && doc.tasks.is_empty());
+        assert!(doc.final_test_data.is_empty());
         assert_eq!(doc.eval_tasks[0].label, "e");
         assert_eq!(doc.eval_wiring_file, None);
     }

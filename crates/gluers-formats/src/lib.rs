@@ -6,7 +6,8 @@
 //! | --- | --- | --- | --- |
 //! | `<run_folder>/metrics.json`, the metrics block | [`metrics`] | the runtime's evaluation | `dag --compare`, the engine |
 //! | `<run_folder>/run.json` | [`run_record`] | the runtime | `dag --compare`, the engine |
-//! | `dag LABEL --describe --format json` | [`describe`] | a project binary | the engine (frozen set, sealed data) |
+//! | `dag LABEL --describe --format json` | [`describe`] | a project binary | the engine (frozen set, sealed data, metric contracts) |
+//! | a metric's direction and constraints | [`contract`] | the runtime's `MetricDoc` | the engine (better/worse, `keep`) |
 //! | project and module names | [`name`] | `gluers new`, `startmodule` | both |
 //! | one-line error messages | [`message`] | both binaries | the user |
 //!
@@ -25,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod contract;
 pub mod describe;
 pub mod message;
 pub mod metrics;
@@ -32,6 +34,7 @@ pub mod name;
 mod pyfloat;
 pub mod run_record;
 
+pub use contract::{Constraint, ConstraintOp, Direction};
 pub use describe::{Describe, DescribedEvalTask, DescribedMetric, DescribedTask};
 pub use metrics::{MetricError, MetricValue, Metrics, MetricsFileError, METRICS_FILE};
 pub use pyfloat::python_float;

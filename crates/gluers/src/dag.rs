@@ -28,6 +28,8 @@ pub struct Dag {
     eval_wiring: Option<&'static Location<'static>>,
     /// Storage paths only evaluation may read, as declared.
     eval_data: Vec<String>,
+    /// The final test's answers, as declared.
+    final_test_data: Vec<String>,
 }
 
 /// A registered work task with what the registry knows about it.
@@ -54,6 +56,7 @@ impl Dag {
             eval_tasks: Vec::new(),
             eval_wiring: None,
             eval_data: Vec::new(),
+            final_test_data: Vec::new(),
         }
     }
 
@@ -123,6 +126,45 @@ impl Dag {
     /// The declared evaluation-only paths, exactly as declared.
     pub(crate) fn declared_eval_data(&self) -> &[String] {
         &self.eval_data
+    }
+
+    /// Declares the answers of a final test: a storage path (file or
+    /// folder) that, like [`eval_data`](Dag::eval_data), only evaluation
+    /// may read, but that the experiment loop never scores. `gluers
+    /// experiment finish` scores the best kept commit on it once: its
+    /// evaluation runs with this path put in place of the `eval_data` path
+    /// with the same file name (so `final/actuals.csv` stands in for
+    /// `holdout/actuals.csv`), or of the only `eval_data` path when there is
+    /// one. The work tasks must therefore predict the final period too; the
+    /// evaluation scores the rows its answers name.
+    ///
+    /// ```
+    /// use gluers::Dag;
+    /// let dag = Dag::new("forecast")
+    ///     .eval_data("holdout/actuals.csv")
+    ///     .final_test_data("final/actuals.csv");
+    /// assert_eq!(dag.final_test_data_paths(), ["final/actuals.csv"]);
+    /// ```
+    pub fn final_test_data(mut self, path: impl Into<String>) -> Self {
+        self.final_test_data.push(path.into());
+        self
+    }
+
+    /// The declared final-test paths, normalised and without repeats.
+    pub fn final_test_data_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::with_capacity(self.final_test_data.len());
+        for declared in &self.final_test_data {
+            let path = normalize_key(declared).unwrap_or_else(|_| declared.clone());
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        paths
+    }
+
+    /// The declared final-test paths, exactly as declared.
+    pub(crate) fn declared_final_test_data(&self) -> &[String] {
+        &self.final_test_data
     }
 
     /// The DAG's label.

@@ -45,6 +45,15 @@ fn describe_text(dag: &Dag) -> String {
             out.push_str(&format!("  {path}\n"));
         }
     }
+    let final_data = dag.final_test_data_paths();
+    if !final_data.is_empty() {
+        out.push_str(
+            "\nfinal test data (sealed; scored once by `gluers experiment finish`, never in the loop):\n",
+        );
+        for path in &final_data {
+            out.push_str(&format!("  {path}\n"));
+        }
+    }
     if !dag.has_eval_tasks() {
         out.push_str("\nno evaluation tasks: runs of this DAG log no metrics\n");
         return out;
@@ -59,6 +68,11 @@ fn describe_text(dag: &Dag) -> String {
             out.push_str(&format!("    {}\n", doc.name));
             for line in wrap(doc.doc, 70) {
                 out.push_str(&format!("        {line}\n"));
+            }
+            let mut contract: Vec<String> = doc.direction.iter().map(|d| d.words()).collect();
+            contract.extend(doc.constraints.iter().map(|c| c.words()));
+            if !contract.is_empty() {
+                out.push_str(&format!("        [declared: {}]\n", contract.join("; ")));
             }
         }
     }
@@ -112,6 +126,8 @@ pub fn describe_document(dag: &Dag, package_dir: &Path) -> Describe {
                 .map(|m| DescribedMetric {
                     name: m.name.to_string(),
                     doc: m.doc.to_string(),
+                    direction: m.direction,
+                    constraints: m.constraints.clone(),
                 })
                 .collect(),
         })
@@ -126,6 +142,7 @@ pub fn describe_document(dag: &Dag, package_dir: &Path) -> Describe {
         eval_tasks,
         eval_wiring_file,
         eval_data: dag.eval_data_paths(),
+        final_test_data: dag.final_test_data_paths(),
     }
 }
 
@@ -230,10 +247,12 @@ mod tests {
             "score"
         }
         fn metrics(&self) -> Vec<MetricDoc> {
-            vec![MetricDoc::new(
-                "mae",
-                "Mean absolute error. Lower is better.",
-            )]
+            vec![
+                MetricDoc::new("mae", "Mean absolute error. Lower is better.").lower_is_better(),
+                MetricDoc::new("complete", "1.0 when every row is scored. Must be 1.0.")
+                    .must_equal(1.0),
+                MetricDoc::new("note", "Undeclared."),
+            ]
         }
         fn run(&self, _: &mut RunContext) -> TaskResult {
             Ok(())
@@ -246,6 +265,7 @@ mod tests {
             .eval_task(Score)
             .eval_data("holdout/actuals.csv")
             .eval_data("./labels/")
+            .final_test_data("final//actuals.csv")
     }
 
     #[test]
@@ -263,11 +283,37 @@ mod tests {
         );
         assert_eq!(doc.eval_wiring_file.as_deref(), Some("src/describe.rs"));
         assert_eq!(doc.eval_data, ["holdout/actuals.csv", "labels"]);
+        assert_eq!(doc.final_test_data, ["final/actuals.csv"]);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             value["eval_data"],
             serde_json::json!(["holdout/actuals.csv", "labels"])
         );
+        let metrics = &value["eval_tasks"][0]["metrics"];
+        assert_eq!(metrics[0]["direction"], "lower");
+        assert_eq!(metrics[0]["constraints"], serde_json::json!([]));
+        assert_eq!(metrics[1]["direction"], serde_json::Value::Null);
+        assert_eq!(
+            metrics[1]["constraints"],
+            serde_json::json!([{"op": "eq", "value": 1.0}])
+        );
+        assert_eq!(metrics[2]["direction"], serde_json::Value::Null);
+        assert_eq!(
+            value["final_test_data"],
+            serde_json::json!(["final/actuals.csv"])
+        );
+    }
+
+    #[test]
+    fn text_shows_declared_contracts_and_final_test_data() {
+        let text = describe(&dag(), Path::new("."), DescribeFormat::Text);
+        assert!(text.contains("[declared: lower is better]"), "{text}");
+        assert!(text.contains("[declared: must be 1.0]"), "{text}");
+        assert!(
+            text.contains("final test data (sealed; scored once by `gluers experiment finish`, never in the loop):\n  final/actuals.csv\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("[declared").count(), 2, "{text}");
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub use dag::Dag;
 pub use data::polars;
 pub use data::{DataError, DataManager};
 pub use error::{GluersError, Result};
+pub use gluers_formats::contract::{Constraint, Direction};
 pub use project::{Command, CommandContext, Project};
 pub use run_context::RunContext;
 pub use settings::Settings;

@@ -37,7 +37,10 @@ impl Registry {
                 )));
             }
             for declared in dag.declared_eval_data() {
-                check_eval_data(dag.label(), declared)?;
+                check_eval_data(dag.label(), "eval_data", declared)?;
+            }
+            for declared in dag.declared_final_test_data() {
+                check_eval_data(dag.label(), "final_test_data", declared)?;
             }
             let mut in_this_dag: HashMap<&str, &'static str> = HashMap::new();
             for (label, type_name) in dag.labelled_types() {
@@ -102,10 +105,10 @@ impl Registry {
 
 /// Refuses an evaluation-data path that is not a storage path below the
 /// root and outside the run folders.
-fn check_eval_data(dag: &str, declared: &str) -> Result<()> {
+fn check_eval_data(dag: &str, what: &str, declared: &str) -> Result<()> {
     let refuse = |why: &str| {
         Err(GluersError::Registry(format!(
-            "DAG '{dag}' declares eval_data {declared:?}, which {why}: give a file or folder relative to the storage root, such as \"holdout/actuals.csv\""
+            "DAG '{dag}' declares {what} {declared:?}, which {why}: give a file or folder relative to the storage root, such as \"holdout/actuals.csv\""
         )))
     };
     match normalize_key(declared) {

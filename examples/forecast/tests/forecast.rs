@@ -1,5 +1,6 @@
 //! The forecast example end to end on the real data: the baseline's metrics
-//! are known independently (see data/README.md).
+//! are known independently (see data/README.md), and recomputed here from
+//! the CSV files.
 
 use std::path::Path;
 
@@ -10,7 +11,13 @@ use assert_cmd::Command;
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for sub in ["configs", "patches", "data/input", "data/holdout"] {
+    for sub in [
+        "configs",
+        "patches",
+        "data/input",
+        "data/holdout",
+        "data/final",
+    ] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         for entry in std::fs::read_dir(src.join(sub)).unwrap() {
             let entry = entry.unwrap();
@@ -45,6 +52,35 @@ fn metric(stdout: &str, key: &str) -> f64 {
         .unwrap()
 }
 
+/// MAPE (percent) and bias (GW) of a seasonal naive forecast repeating the
+/// last `season` half hours of the training table, scored on the answers
+/// in `actuals` (a file under `data/`): computed from the CSV files alone,
+/// with none of the example's code.
+fn seasonal_naive(season: usize, actuals: &str) -> (f64, f64) {
+    let col = |row: &str, i: usize| row.split(',').nth(i).unwrap().to_string();
+    let train = rows("input/vic_elec_2014_train.csv");
+    let last: Vec<f64> = train[train.len() - season..]
+        .iter()
+        .map(|r| col(r, 1).parse().unwrap())
+        .collect();
+    let to_forecast = rows("input/vic_elec_2014_to_forecast.csv");
+    let predicted: std::collections::HashMap<String, f64> = to_forecast[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (col(r, 0), last[i % season]))
+        .collect();
+    let answers = rows(actuals);
+    let (mut ape, mut diff) = (0.0, 0.0);
+    for r in &answers[1..] {
+        let actual: f64 = col(r, 1).parse().unwrap();
+        let p = predicted[&col(r, 0)];
+        ape += ((p - actual) / actual).abs();
+        diff += p - actual;
+    }
+    let n = (answers.len() - 1) as f64;
+    (ape / n * 100.0, diff / n)
+}
+
 #[test]
 fn baseline_is_the_weekly_seasonal_naive_forecast() {
     let dir = project();
@@ -53,24 +89,51 @@ fn baseline_is_the_weekly_seasonal_naive_forecast() {
         &["dag", "forecast", "--retry", "runs/base", "-q"],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "10.43");
-    assert_eq!(format!("{:.3}", metric(&out, "forecast_bias")), "0.318");
-    // The exact bytes: the same numbers as when the evaluation read the
-    // whole year's table.
+    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "5.55");
+    assert_eq!(format!("{:.3}", metric(&out, "forecast_bias")), "-0.101");
+    // The exact values of an independent computation from the CSV files.
+    let (mape, bias) = seasonal_naive(336, "holdout/actuals.csv");
+    assert_eq!(metric(&out, "forecast_mape"), mape);
+    assert_eq!(metric(&out, "forecast_bias"), bias);
     assert!(
         out.contains(
-            "metric:forecast_mape=10.426526230368689\nmetric:forecast_bias=0.3178802738095239\n"
+            "metric:forecast_mape=5.553211041109122\nmetric:forecast_bias=-0.10079448065476197\n"
         ),
         "{out}"
     );
     let predictions =
         std::fs::read_to_string(dir.path().join("data/runs/base/predictions.csv")).unwrap();
-    assert_eq!(predictions.lines().count(), 1 + 1344);
+    assert_eq!(
+        predictions.lines().count(),
+        1 + 2016,
+        "holdout and final test"
+    );
     assert!(predictions
         .lines()
         .nth(1)
         .unwrap()
-        .starts_with("2014-12-04T00:00,"));
+        .starts_with("2014-11-20T00:00,"));
+}
+
+#[test]
+fn the_same_evaluation_scores_the_final_test_in_place_of_the_holdout() {
+    let dir = project();
+    // What `gluers experiment finish` does in its sealed evaluator's folder.
+    std::fs::copy(
+        dir.path().join("data/final/actuals.csv"),
+        dir.path().join("data/holdout/actuals.csv"),
+    )
+    .unwrap();
+    let (out, err, code) = run(
+        dir.path(),
+        &["dag", "forecast", "--retry", "runs/final", "-q"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "13.55");
+    assert_eq!(format!("{:.3}", metric(&out, "forecast_bias")), "0.338");
+    let (mape, bias) = seasonal_naive(336, "final/actuals.csv");
+    assert_eq!(metric(&out, "forecast_mape"), mape);
+    assert_eq!(metric(&out, "forecast_bias"), bias);
 }
 
 #[test]
@@ -87,7 +150,11 @@ fn daily_patch_repeats_the_last_day() {
         ],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "13.56");
+    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "6.66");
+    assert_eq!(
+        metric(&out, "forecast_mape"),
+        seasonal_naive(48, "holdout/actuals.csv").0
+    );
 }
 
 #[test]
@@ -126,7 +193,7 @@ fn retry_from_task_and_compare_walkthrough() {
         ],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "13.56");
+    assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "6.66");
     let (table, _, code) = run(
         dir.path(),
         &["dag", "forecast", "--compare", "runs/a", "runs/b"],
@@ -135,7 +202,7 @@ fn retry_from_task_and_compare_walkthrough() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "run_folder\tforecast_bias\tforecast_mape");
     assert!(
-        lines[1].starts_with("runs/a\t0.3178") && lines[2].starts_with("runs/b\t0.4925"),
+        lines[1].starts_with("runs/a\t-0.1007") && lines[2].starts_with("runs/b\t0.0473"),
         "{table}"
     );
 }
@@ -174,7 +241,7 @@ fn evaluation_refuses_predictions_of_the_wrong_shape() {
     );
     std::fs::write(
         dir.path().join("data/runs/x/predictions.csv"),
-        "timestamp,demand_gw\n2014-12-04T00:00,1.0\n",
+        "timestamp,demand_gw\n2014-11-20T00:00,1.0\n",
     )
     .unwrap();
     let (out, err, code) = run(
@@ -183,7 +250,10 @@ fn evaluation_refuses_predictions_of_the_wrong_shape() {
     );
     assert_eq!(code, 1);
     assert_eq!(out, "");
-    assert!(err.contains("one per holdout half hour"), "{err}");
+    assert!(
+        err.contains("has no forecast for 2014-11-20T00:30"),
+        "{err}"
+    );
 }
 
 /// The rows of a CSV file under the example's `data/`, header first.
@@ -197,12 +267,17 @@ fn rows(rel: &str) -> Vec<String> {
 }
 
 #[test]
-fn work_inputs_hold_no_demand_of_the_holdout() {
+fn work_inputs_hold_no_demand_of_the_holdout_or_the_final_test() {
     let actuals = rows("holdout/actuals.csv");
     assert_eq!(actuals[0], "timestamp,demand_gw");
-    assert_eq!(actuals.len(), 1 + 1344);
+    assert_eq!(actuals.len(), 1 + 28 * 48);
     let first_holdout = actuals[1].split(',').next().unwrap().to_string();
-    assert_eq!(first_holdout, "2014-12-04T00:00");
+    assert_eq!(first_holdout, "2014-11-20T00:00");
+    let finals = rows("final/actuals.csv");
+    assert_eq!(finals[0], "timestamp,demand_gw");
+    assert_eq!(finals.len(), 1 + 14 * 48);
+    assert_eq!(finals[1].split(',').next().unwrap(), "2014-12-18T00:00");
+    assert!(finals.last().unwrap().starts_with("2014-12-31T23:30,"));
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/input");
     let mut files: Vec<_> = std::fs::read_dir(&input)
         .unwrap()
@@ -215,7 +290,7 @@ fn work_inputs_hold_no_demand_of_the_holdout() {
         "data/input holds only what work tasks may read"
     );
     let train = rows("input/vic_elec_2014_train.csv");
-    assert_eq!(train.len(), 1 + 17520 - 1344);
+    assert_eq!(train.len(), 1 + 17520 - 42 * 48);
     assert!(train[1..]
         .iter()
         .all(|r| r.split(',').next().unwrap() < first_holdout.as_str()));
@@ -228,11 +303,12 @@ fn work_inputs_hold_no_demand_of_the_holdout() {
         .iter()
         .map(|r| r.split(',').next().unwrap())
         .collect();
-    let actual_times: Vec<&str> = actuals[1..]
+    let answer_times: Vec<&str> = actuals[1..]
         .iter()
+        .chain(&finals[1..])
         .map(|r| r.split(',').next().unwrap())
         .collect();
-    assert_eq!(forecast_times, actual_times);
+    assert_eq!(forecast_times, answer_times);
 }
 
 #[test]
@@ -248,6 +324,14 @@ fn describe_declares_the_evaluation_data() {
         json["eval_data"],
         serde_json::json!(["holdout/actuals.csv"])
     );
+    assert_eq!(
+        json["final_test_data"],
+        serde_json::json!(["final/actuals.csv"])
+    );
+    let metrics = &json["eval_tasks"][0]["metrics"];
+    assert_eq!(metrics[0]["direction"], "lower");
+    assert_eq!(metrics[1]["direction"], serde_json::json!({"target": 0.0}));
     let (text, _, _) = run(dir.path(), &["dag", "forecast", "--describe"]);
     assert!(text.contains("\n  holdout/actuals.csv\n"), "{text}");
+    assert!(text.contains("\n  final/actuals.csv\n"), "{text}");
 }

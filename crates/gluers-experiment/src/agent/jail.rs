@@ -47,7 +47,7 @@ pub(crate) struct Hidden(Vec<PathBuf>);
 impl Hidden {
     /// The engine's state root and the sealed originals, as real paths.
     pub fn of(ctx: &Ctx) -> Result<Hidden> {
-        let mut hidden = vec![real(&crate::state::state_root()?)];
+        let mut hidden = vec![real(&crate::state_paths::state_root()?)];
         hidden.extend(sealed_originals(ctx).iter().map(|p| real(p)));
         Ok(Hidden(hidden))
     }
@@ -57,10 +57,11 @@ impl Hidden {
     }
 }
 
-/// The sealed data where the project keeps it (under the storage root).
+/// The sealed data (loop holdout and final test) where the project keeps
+/// it (under the storage root).
 pub(crate) fn sealed_originals(ctx: &Ctx) -> Vec<PathBuf> {
     ctx.state
-        .eval_data
+        .sealed_storage()
         .iter()
         .map(|p| ctx.state.storage_root.join(p))
         .collect()

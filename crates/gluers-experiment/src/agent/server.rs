@@ -120,6 +120,7 @@ fn serve(mut stream: UnixStream, shared: &Shared) {
             let word = match other {
                 ExperimentCommand::Init { .. } => "init",
                 ExperimentCommand::Agent { .. } => "agent",
+                ExperimentCommand::Finish => "finish",
                 _ => "this command",
             };
             return refuse(

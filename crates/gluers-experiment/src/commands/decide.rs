@@ -24,7 +24,7 @@ fn row(ctx: &Ctx, p: &PendingRun, status: Status) -> Result<Row> {
 
 /// Appends the decided row to the chained log and its mirror, and records
 /// the new chain head in the state (saved by the caller).
-fn append_row(ctx: &mut Ctx, r: &Row) -> Result<()> {
+pub(crate) fn append_row(ctx: &mut Ctx, r: &Row) -> Result<()> {
     let head = explog::append(
         &ctx.paths.log(),
         &ctx.log_mirror(),
@@ -56,13 +56,26 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
             prog: ctx.state.prog.clone(),
         });
     }
+    if let Some((metric, value, c)) = crate::contract::broken(&p.metrics, &ctx.state.metric_docs) {
+        return Err(ExperimentError::ConstraintBroken {
+            id: p.experiment_id,
+            metric,
+            value,
+            constraint: c.words(),
+            prog: ctx.state.prog.clone(),
+        });
+    }
     let r = row(&ctx, &p, Status::Keep)?;
     append_row(&mut ctx, &r)?;
     ctx.state.kept_commit = p.commit.clone();
     ctx.state.kept_experiment = p.experiment_id;
-    if crate::metrics::is_better(&p.metrics, &ctx.state.best_kept, &ctx.state.metric_docs) {
+    let s = &ctx.state;
+    let better =
+        crate::contract::is_better(&p.metrics, &s.best_kept, &s.primary_metric, &s.metric_docs);
+    if better {
         ctx.state.best_kept = p.metrics.clone();
         ctx.state.best_experiment = p.experiment_id;
+        ctx.state.best_commit = p.commit.clone();
     }
     ctx.state.next_id = p.experiment_id + 1;
     ctx.state.pending = None;
@@ -73,6 +86,31 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
         r.commit,
         p.metrics.inline()
     );
+    let s = &ctx.state;
+    if better {
+        println!(
+            "best kept is now experiment {} ({} {})",
+            p.experiment_id,
+            s.primary_metric,
+            crate::contract::direction(&s.metric_docs, &s.primary_metric)
+                .0
+                .words()
+        );
+    } else {
+        let best = if s.best_experiment == 0 {
+            "the baseline".to_string()
+        } else {
+            format!("experiment {}", s.best_experiment)
+        };
+        println!(
+            "best kept stays {best}: experiment {} is not better on {} ({})",
+            p.experiment_id,
+            s.primary_metric,
+            crate::contract::direction(&s.metric_docs, &s.primary_metric)
+                .0
+                .words()
+        );
+    }
     println!(
         "the branch continues from {}; next: `{} run -m \"...\"`",
         r.commit, ctx.state.prog

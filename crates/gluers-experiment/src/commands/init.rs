@@ -15,14 +15,15 @@ use crate::metrics::Metrics;
 use crate::project;
 use crate::python;
 use crate::repo::{join_rel, Repo};
-use crate::state::{
-    Flavor, FrozenEntry, FrozenKind, MetricDoc, Sealed, State, StatePaths, StoredProject,
-    STATE_VERSION,
-};
+use crate::state::{Flavor, MetricDoc, Sealed, State, StatePaths, StoredProject, STATE_VERSION};
 use crate::{runner, ProjectSpec};
 
+use super::init_contract::{self, ContractFlags};
+use super::init_steps::{build_sealed, check_label, free_branch_name, print_frozen};
+
 use super::resolve::{
-    excluded_paths, has_python_files, push_source, resolve_freeze_args, resolve_project, Resolved,
+    excluded_paths, has_python_files, push_source, resolve_freeze_args, resolve_holdout,
+    resolve_project, Resolved,
 };
 
 /// The arguments of `experiment init`.
@@ -42,6 +43,14 @@ pub(crate) struct InitArgs {
     pub unfreeze: Vec<PathBuf>,
     /// `--no-sandbox`.
     pub no_sandbox: bool,
+    /// `--metric`: the metric the goal is about.
+    pub metric: Option<String>,
+    /// `--direction NAME=DIR` flags.
+    pub direction: Vec<String>,
+    /// `--constraint NAME=OP:X` flags.
+    pub constraint: Vec<String>,
+    /// `--final-test PATH[=REPLACED]` flags.
+    pub final_test: Vec<String>,
 }
 
 /// `experiment init`: everything or nothing (a failure after the branch was
@@ -60,6 +69,13 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
     let project_rel = resolved.stored.rel_dir().to_string();
     let excluded = excluded_paths(&repo, &resolved);
     let freeze = resolve_freeze_args(&repo, &args.freeze)?;
+    let contract = ContractFlags::parse(&args.direction, &args.constraint)?;
+    let mut final_args: Vec<(String, Option<String>)> = Vec::new();
+    for arg in &args.final_test {
+        let (path, replaces) = init_contract::split_final_arg(arg);
+        let rel = resolve_holdout("--final-test", path, &resolved.storage_root)?;
+        final_args.push((rel, replaces.map(|r| r.trim_matches('/').to_string())));
+    }
     check_label(&repo, &args.dag)?;
     if resolved.cargo.is_some() {
         project::refresh_lockfile(&resolved.project_dir);
@@ -82,7 +98,12 @@ pub(crate) fn init(spec: Option<ProjectSpec>, args: InitArgs) -> Result<ExitCode
         branch: &branch,
         original: &original,
     };
-    match started.run(&args, resolved, project_rel, excluded, freeze, lock) {
+    let extras = init_contract::Extras {
+        freeze,
+        contract,
+        final_args,
+    };
+    match started.run(&args, resolved, project_rel, excluded, extras, lock) {
         Ok(code) => Ok(code),
         Err(e) => {
             started.roll_back();
@@ -116,9 +137,10 @@ impl Setup<'_> {
         resolved: Resolved,
         project_rel: String,
         excluded: Vec<String>,
-        freeze: Vec<FrozenEntry>,
+        extras: init_contract::Extras,
         lock: EngineLock,
     ) -> Result<ExitCode> {
+        let freeze = extras.freeze;
         let repo = self.repo;
         let paths = self.paths;
         if paths.dir.exists() {
@@ -184,6 +206,7 @@ impl Setup<'_> {
         let mut eval_entries = Vec::new();
         let mut metric_docs = Vec::new();
         let mut eval_data: Vec<String> = Vec::new();
+        let mut final_declared: Vec<String> = Vec::new();
         let mut base_eval = None;
         let mut toolchain = None;
         let mut cargo_configs = Vec::new();
@@ -221,6 +244,8 @@ impl Setup<'_> {
                     metric_docs.extend(t.metrics.iter().map(|m| MetricDoc {
                         name: m.name.clone(),
                         doc: m.doc.clone(),
+                        direction: m.direction,
+                        constraints: m.constraints.clone(),
                     }));
                     if let Some(f) = &t.source_file {
                         push_source(
@@ -233,6 +258,7 @@ impl Setup<'_> {
                     }
                 }
                 eval_data.extend(described.eval_data.iter().cloned());
+                final_declared.extend(described.final_test_data.iter().cloned());
                 base_eval = Some(project::evaluation_part(&described));
                 sealed_info.executable = Some(exe);
                 toolchain = Some(tc);
@@ -317,6 +343,8 @@ impl Setup<'_> {
                     metric_docs.extend(inspected.metric_docs.iter().map(|m| MetricDoc {
                         name: m.name.clone(),
                         doc: m.doc.clone(),
+                        direction: None,
+                        constraints: Vec::new(),
                     }));
                     for f in &inspected.outside_project {
                         eprintln!("note: evaluation code in {f} is outside the project; it is part of the Python environment");
@@ -370,7 +398,7 @@ impl Setup<'_> {
 
         // The evaluation-only data, sealed.
         for h in &args.holdout {
-            eval_data.push(resolve_holdout(h, &resolved.storage_root)?);
+            eval_data.push(resolve_holdout("--holdout", h, &resolved.storage_root)?);
         }
         eval_data.sort();
         eval_data.dedup();
@@ -380,6 +408,33 @@ impl Setup<'_> {
                 "sealed data        {} (candidates cannot read it)",
                 eval_data.join(", ")
             );
+        }
+        // The final test: sealed too, and out of the loop's evaluations.
+        let mut finals: Vec<(String, Option<String>)> =
+            final_declared.into_iter().map(|p| (p, None)).collect();
+        finals.extend(extras.final_args);
+        let final_test = init_contract::pair_final(&finals, &eval_data)?;
+        init_contract::seal_final(paths, &resolved.storage_root, &final_test)?;
+        for f in &final_test {
+            println!(
+                "final test         {} (sealed; stands in for {} at `finish` only)",
+                f.path, f.replaces
+            );
+        }
+
+        // The metric contract: the declarations, then the init flags; the
+        // goal must name a metric.
+        extras.contract.apply(&mut metric_docs);
+        let declared: Vec<String> = metric_docs.iter().map(|d| d.name.clone()).collect();
+        let mut primary_metric = String::new();
+        if !declared.is_empty() {
+            primary_metric = crate::contract::primary_metric(
+                &args.goal,
+                args.metric.as_deref(),
+                &declared,
+                "DAG's declared metrics",
+            )
+            .map_err(ExperimentError::Usage)?;
         }
 
         // The frozen set, by its bytes.
@@ -433,8 +488,12 @@ impl Setup<'_> {
             frozen: frozen_set,
             excluded,
             metric_docs,
+            primary_metric,
             baseline: Metrics::default(),
             best_kept: Metrics::default(),
+            best_commit: base.clone(),
+            final_test,
+            finals: Vec::new(),
             next_id: 0,
             pending: None,
             in_progress: None,
@@ -461,8 +520,12 @@ impl Setup<'_> {
             commit: base.clone(),
             timeout: Duration::from_secs(args.timeout),
             append_log: true,
+            final_test: false,
         };
         let finished = runner::run(&mut ctx, &req)?;
+        for w in &finished.warnings {
+            eprintln!("warning: {w}");
+        }
         let p = finished.pending;
         if p.outcome != crate::state::Outcome::Ok {
             eprintln!("{}", finished.reason.unwrap_or_default());
@@ -471,6 +534,18 @@ impl Setup<'_> {
                 status: p.outcome.word().into(),
                 log: ctx.run_log(),
             });
+        }
+        if ctx.state.primary_metric.is_empty() {
+            // Nothing declared: the goal names one of the metrics the
+            // baseline logged.
+            let logged: Vec<String> = p.metrics.0.iter().map(|m| m.name.clone()).collect();
+            ctx.state.primary_metric = crate::contract::primary_metric(
+                &ctx.state.goal,
+                args.metric.as_deref(),
+                &logged,
+                "metrics the baseline logged (the DAG declares none)",
+            )
+            .map_err(ExperimentError::Usage)?;
         }
         let row = Row {
             experiment_id: 0,
@@ -495,136 +570,23 @@ impl Setup<'_> {
         for m in &p.metrics.0 {
             println!("  {:<24} {}", m.name, m.value);
         }
+        let s = &ctx.state;
+        if let Some((metric, value, c)) = crate::contract::broken(&p.metrics, &s.metric_docs) {
+            eprintln!(
+                "warning: the baseline breaks a hard constraint ({metric}={value}, {}): only runs that meet it can be kept",
+                c.words()
+            );
+        }
+        let (direction, source) = crate::contract::direction(&s.metric_docs, &s.primary_metric);
+        println!(
+            "goal metric        {} ({}, {})",
+            s.primary_metric,
+            direction.words(),
+            source.word()
+        );
         println!();
         println!("{LOG_FILE} started with the baseline row. Next: change the work tasks, then");
         println!("  {} run -m \"what changed\"", ctx.state.prog);
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// The DAG label must make a valid branch name.
-fn check_label(repo: &Repo, dag: &str) -> Result<()> {
-    let name = format!("experiment/{dag}");
-    if dag.is_empty()
-        || !repo
-            .git
-            .succeeds(&["check-ref-format", "--branch", &name])?
-    {
-        return Err(ExperimentError::Usage(format!(
-            "DAG label `{dag}` cannot name a git branch (`{name}`); use the DAG's label as registered"
-        )));
-    }
-    Ok(())
-}
-
-/// `experiment/<dag>`, or the first of `-2`, `-3`, … that is free.
-fn free_branch_name(repo: &Repo, dag: &str) -> Result<String> {
-    let base = format!("experiment/{dag}");
-    if !repo.git.branch_exists(&base)? {
-        return Ok(base);
-    }
-    for n in 2..10_000 {
-        let name = format!("{base}-{n}");
-        if !repo.git.branch_exists(&name)? {
-            return Ok(name);
-        }
-    }
-    Err(ExperimentError::Usage(format!(
-        "branches {base} to {base}-9999 all exist; delete old experiment branches, then retry"
-    )))
-}
-
-fn print_frozen(entries: &[FrozenEntry]) {
-    let present: Vec<&FrozenEntry> = entries.iter().filter(|e| e.exists).collect();
-    println!("frozen set         {} path(s)", present.len());
-    for e in &present {
-        let shown = if e.kind == FrozenKind::Dir {
-            format!("{}/", e.path)
-        } else {
-            e.path.clone()
-        };
-        println!("  {shown:<40} {}", e.reason);
-    }
-    let absent: Vec<String> = entries
-        .iter()
-        .filter(|e| !e.exists)
-        .map(|e| {
-            if e.kind == FrozenKind::Dir {
-                format!("{}/", e.path)
-            } else {
-                e.path.clone()
-            }
-        })
-        .collect();
-    if !absent.is_empty() {
-        println!("  must stay absent: {}", absent.join(", "));
-    }
-}
-
-/// A `--holdout` path: given relative to the current folder (or absolute)
-/// and under the storage root, or already relative to the storage root.
-fn resolve_holdout(path: &std::path::Path, storage_root: &std::path::Path) -> Result<String> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| ExperimentError::io("read the current directory", ".", e))?;
-    let abs = crate::repo::normalize(&cwd.join(path));
-    if let Some(rel) = abs
-        .as_deref()
-        .and_then(|a| a.strip_prefix(storage_root).ok())
-    {
-        if abs.as_deref().is_some_and(|a| a.exists()) && !rel.as_os_str().is_empty() {
-            return Ok(crate::repo::to_slash(rel));
-        }
-    }
-    let rel = crate::repo::to_slash(path);
-    if path.is_absolute() || rel.split('/').any(|c| c == "..") || rel.is_empty() {
-        return Err(ExperimentError::Usage(format!(
-            "--holdout {}: not under the storage root {}; give a path inside it",
-            path.display(),
-            storage_root.display()
-        )));
-    }
-    Ok(rel)
-}
-
-/// Builds the base commit's export in the sandbox and copies the executable
-/// into `sealed-bin/`, out of reach of later candidate builds.
-fn build_sealed(
-    launcher: &Launcher<'_>,
-    tc: &crate::toolchain::Toolchain,
-    sealed_project: &std::path::Path,
-    bin: &str,
-    log: &std::fs::File,
-) -> Result<PathBuf> {
-    let paths = launcher.paths;
-    crate::fsutil::fresh_private_dir(&paths.tmp())?;
-    // Built once; not bounded by a run's timeout.
-    let far = std::time::Instant::now() + Duration::from_secs(60 * 60 * 24);
-    let built = launcher.build(
-        tc,
-        &paths.sealed_export(),
-        sealed_project,
-        bin,
-        log,
-        far,
-        &mut |_| Ok(()),
-    )?;
-    let exe = match built {
-        crate::toolchain::Build::Built(exe) => exe,
-        crate::toolchain::Build::Failed(why) => {
-            return Err(ExperimentError::Sealed(format!(
-                "building the base commit failed: {why}; see {RUN_LOG_FILE}"
-            )))
-        }
-        crate::toolchain::Build::TimedOut => {
-            return Err(ExperimentError::Sealed(
-                "building the base commit timed out".into(),
-            ))
-        }
-    };
-    let dir = paths.sealed_bin_dir();
-    crate::fsutil::fresh_private_dir(&dir)?;
-    let copy = dir.join(bin);
-    std::fs::copy(&exe, &copy)
-        .map_err(|e| ExperimentError::io("copy the sealed executable to", &copy, e))?;
-    Ok(copy)
 }

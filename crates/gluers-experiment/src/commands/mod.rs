@@ -1,7 +1,10 @@
 //! The implementation of each `experiment` subcommand.
 
 pub(crate) mod decide;
+pub(crate) mod finish;
 pub(crate) mod init;
+mod init_contract;
+mod init_steps;
 mod resolve;
 pub(crate) mod run;
 pub(crate) mod show;

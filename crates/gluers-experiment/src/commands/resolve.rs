@@ -205,3 +205,32 @@ pub(crate) fn has_python_files(repo: &Repo, project_rel: &str) -> Result<bool> {
     };
     Ok(!repo.git.run_z(&["ls-files", "-z", "--", &spec])?.is_empty())
 }
+
+/// A `--holdout` or `--final-test` path: given relative to the current folder (or absolute)
+/// and under the storage root, or already relative to the storage root.
+pub(crate) fn resolve_holdout(
+    flag: &str,
+    path: &std::path::Path,
+    storage_root: &std::path::Path,
+) -> Result<String> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| ExperimentError::io("read the current directory", ".", e))?;
+    let abs = crate::repo::normalize(&cwd.join(path));
+    if let Some(rel) = abs
+        .as_deref()
+        .and_then(|a| a.strip_prefix(storage_root).ok())
+    {
+        if abs.as_deref().is_some_and(|a| a.exists()) && !rel.as_os_str().is_empty() {
+            return Ok(crate::repo::to_slash(rel));
+        }
+    }
+    let rel = crate::repo::to_slash(path);
+    if path.is_absolute() || rel.split('/').any(|c| c == "..") || rel.is_empty() {
+        return Err(ExperimentError::Usage(format!(
+            "{flag} {}: not under the storage root {}; give a path inside it",
+            path.display(),
+            storage_root.display()
+        )));
+    }
+    Ok(rel)
+}

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::contract;
 use crate::engine::{Access, Ctx, RUN_LOG_FILE};
 use crate::error::{ExperimentError, Result};
 use crate::git::{literal_pathspec, FullAndShort};
@@ -76,8 +77,12 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
         commit: head,
         timeout: Duration::from_secs(secs),
         append_log: false,
+        final_test: false,
     };
     let finished = runner::run(&mut ctx, &req)?;
+    for w in &finished.warnings {
+        eprintln!("warning: {w}");
+    }
     let p = &finished.pending;
     let prog = &ctx.state.prog;
     let timings = Timings {
@@ -130,18 +135,32 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
             .baseline
             .get(&m.name)
             .map_or("n/a".into(), |b| delta(m.as_f64(), b.as_f64()));
-        let vs_kept = ctx
-            .state
-            .best_kept
-            .get(&m.name)
-            .map_or("n/a".into(), |b| delta(m.as_f64(), b.as_f64()));
+        let docs = &ctx.state.metric_docs;
+        let vs_kept = ctx.state.best_kept.get(&m.name).map_or("n/a".into(), |b| {
+            format!(
+                "{} ({})",
+                delta(m.as_f64(), b.as_f64()),
+                contract::judgement(docs, &m.name, m.as_f64(), b.as_f64())
+            )
+        });
         println!(
             "  {:<width$}  {v:>vwidth$}   vs baseline {vs_base:<22} vs {kept_label} {vs_kept}",
             m.name
         );
     }
-    if !ctx.state.metric_docs.is_empty() {
-        println!("  (which direction is better: see the metric docs, `{prog} status`)");
+    let s = &ctx.state;
+    println!(
+        "  goal metric {}: {}",
+        s.primary_metric,
+        contract::direction(&s.metric_docs, &s.primary_metric)
+            .0
+            .words()
+    );
+    if let Some((metric, value, c)) = contract::broken(&p.metrics, &s.metric_docs) {
+        println!(
+            "  {metric}={value} breaks its hard constraint ({}): `keep` will refuse this run; record it with `{prog} discard`",
+            c.words()
+        );
     }
     println!();
     println!("decide:");

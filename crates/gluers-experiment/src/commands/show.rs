@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::contract;
 use crate::engine::{Access, Ctx};
 use crate::error::{ExperimentError, Result};
 use crate::explog::{self, Status};
 use crate::metrics::Metrics;
-use crate::report::{render_chart, ChartPoint, ChartStatus};
+use crate::report::{render_chart_directed, ChartPoint, ChartStatus};
 use crate::state::FrozenKind;
 
 /// `experiment status`: the experiment at a glance.
@@ -62,10 +63,53 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
         format!("experiment {}", s.best_experiment)
     };
     println!("best kept     {} ({best})", s.best_kept.inline());
+    let (direction, source) = contract::direction(&s.metric_docs, &s.primary_metric);
+    println!(
+        "goal metric   {} ({}, {})",
+        s.primary_metric,
+        direction.words(),
+        source.word()
+    );
     if !s.metric_docs.is_empty() {
         println!("metric docs");
         for m in &s.metric_docs {
-            println!("  {:<24} {}", m.name, m.doc.replace('\n', " "));
+            let (d, src) = contract::direction(&s.metric_docs, &m.name);
+            let mut contract_words = vec![format!("{} ({})", d.words(), src.word())];
+            contract_words.extend(
+                contract::constraints(&s.metric_docs, &m.name)
+                    .iter()
+                    .map(|c| format!("{} (hard constraint: keep refuses otherwise)", c.words())),
+            );
+            let doc = if m.doc.trim().is_empty() {
+                "(no doc: declared at init)".to_string()
+            } else {
+                m.doc.replace('\n', " ")
+            };
+            println!("  {:<24} {doc}", m.name);
+            println!("  {:<24} [{}]", "", contract_words.join("; "));
+        }
+    }
+    if !s.final_test.is_empty() {
+        let list: Vec<String> = s
+            .final_test
+            .iter()
+            .map(|f| format!("{} (for {})", f.path, f.replaces))
+            .collect();
+        println!(
+            "final test    {} (sealed, never scored in the loop)",
+            list.join(", ")
+        );
+        match s.finals.last() {
+            Some(f) => println!(
+                "final         experiment {} scored experiment {}: {}",
+                f.experiment_id,
+                f.scored_experiment,
+                f.metrics.inline()
+            ),
+            None => println!(
+                "final         not scored yet: `{} finish` scores the best kept commit once",
+                s.prog
+            ),
         }
     }
     match &s.pending {
@@ -118,9 +162,11 @@ pub(crate) fn report(dir: &Path, metric: Option<&str>, out: &Path) -> Result<Exi
             known.join(", ")
         },
     };
+    let primary = &ctx.state.primary_metric;
     let metric = match metric {
         Some(m) if known.iter().any(|k| k == m) => m.to_string(),
         Some(m) => return Err(unknown(m)),
+        None if known.contains(primary) => primary.clone(),
         None => known
             .first()
             .cloned()
@@ -138,6 +184,7 @@ pub(crate) fn report(dir: &Path, metric: Option<&str>, out: &Path) -> Result<Exi
                 Status::Discard => ChartStatus::Discard,
                 Status::Crash => ChartStatus::Crash,
                 Status::Timeout => ChartStatus::Timeout,
+                Status::Final => ChartStatus::Final,
             },
             description: r.description.clone(),
         })
@@ -148,7 +195,8 @@ pub(crate) fn report(dir: &Path, metric: Option<&str>, out: &Path) -> Result<Exi
     } else {
         format!("{metric} (unsandboxed)")
     };
-    render_chart(&points, &title, out)?;
+    let (direction, _) = contract::direction(&ctx.state.metric_docs, &metric);
+    render_chart_directed(&points, &title, Some(direction), out)?;
     // A chart written into the repository is the engine's output, not the
     // agent's work: `experiment run` must not commit it.
     let abs = std::env::current_dir()

@@ -59,6 +59,8 @@ pub(crate) enum Status {
     Crash,
     /// The run exceeded its timeout.
     Timeout,
+    /// `finish`: the best kept commit scored once on the final test.
+    Final,
 }
 
 impl Status {
@@ -69,6 +71,7 @@ impl Status {
             Self::Discard => "discard",
             Self::Crash => "crash",
             Self::Timeout => "timeout",
+            Self::Final => "final",
         }
     }
 
@@ -78,6 +81,7 @@ impl Status {
             "discard" => Self::Discard,
             "crash" => Self::Crash,
             "timeout" => Self::Timeout,
+            "final" => Self::Final,
             _ => return None,
         })
     }

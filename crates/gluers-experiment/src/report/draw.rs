@@ -154,6 +154,28 @@ pub(super) fn draw<DB: DrawingBackend>(
         }
     }
 
+    if !plan.finals.is_empty() {
+        chart
+            .draw_series(
+                plan.finals
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, 9, FINAL_COLOR.filled())),
+            )?
+            .label("final test")
+            .legend(|(x, y)| TriangleMarker::new((x + 10, y), 7, FINAL_COLOR.filled()));
+        legend = true;
+        for &(x, y) in &plan.finals {
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((x, y))
+                    + Text::new(
+                        format!("final test {}", (y * 1e4).round() / 1e4),
+                        (-12, 0),
+                        label_font(&FINAL_COLOR, (HPos::Right, VPos::Center)),
+                    ),
+            ))?;
+        }
+    }
+
     if let Some(note) = plan.note {
         let font = (FAMILY, 18)
             .into_font()
@@ -211,6 +233,9 @@ fn legend_entries(plan: &Plan) -> Vec<&'static str> {
     }
     if !plan.kept.is_empty() {
         entries.push("kept");
+    }
+    if !plan.finals.is_empty() {
+        entries.push("final test");
     }
     entries
 }

@@ -32,6 +32,9 @@ pub enum ChartStatus {
     Crash,
     /// An experiment whose run was stopped after its time limit.
     Timeout,
+    /// `finish`: the best kept commit scored on the final test (not an
+    /// experiment of the loop; drawn as a triangle with its value).
+    Final,
 }
 
 /// One experiment on the chart.
@@ -103,6 +106,18 @@ pub enum ReportError {
 /// file in `out`'s folder, which is then renamed to `out`, so a reader never
 /// sees a half-written chart and a failure leaves any previous chart intact.
 pub fn render_chart(points: &[ChartPoint], metric: &str, out: &Path) -> Result<(), ReportError> {
+    render_chart_directed(points, metric, None, out)
+}
+
+/// [`render_chart`] for a metric whose better direction is known: the
+/// running best steps only at kept values that beat it in `direction`
+/// (`None`: every kept value is the new best).
+pub fn render_chart_directed(
+    points: &[ChartPoint],
+    metric: &str,
+    direction: Option<gluers_formats::Direction>,
+    out: &Path,
+) -> Result<(), ReportError> {
     let format = Format::of(out).ok_or_else(|| ReportError::UnsupportedFormat {
         path: out.to_path_buf(),
     })?;
@@ -111,7 +126,7 @@ pub fn render_chart(points: &[ChartPoint], metric: &str, out: &Path) -> Result<(
         message,
     };
     register_font().map_err(draw_error)?;
-    let plan = Plan::new(points, metric);
+    let plan = Plan::build(points, metric, direction);
     let bytes = match format {
         Format::Svg => render_svg(&plan).map_err(draw_error)?.into_bytes(),
         Format::Png => {
@@ -144,6 +159,7 @@ const DISCARD_COLOR: RGBAColor = RGBAColor(110, 110, 110, 0.4);
 const FAIL_COLOR: RGBColor = RGBColor(210, 40, 40);
 const NO_VALUE_COLOR: RGBColor = RGBColor(140, 140, 140);
 const TEXT_COLOR: RGBColor = RGBColor(40, 40, 40);
+const FINAL_COLOR: RGBColor = RGBColor(140, 60, 170);
 
 /// An output format, chosen by file extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +222,8 @@ struct Plan {
     best: Vec<(f64, f64)>,
     /// Crashed and timed-out experiments (x only: they sit on the bottom edge).
     failed: Vec<f64>,
+    /// Final-test scores (`finish`).
+    finals: Vec<(f64, f64)>,
     /// Other experiments with no finite value (x only, bottom edge too).
     no_value: Vec<f64>,
     /// y of the bottom-edge row of crosses.
@@ -216,14 +234,23 @@ struct Plan {
 }
 
 impl Plan {
+    #[cfg(test)]
     fn new(points: &[ChartPoint], metric: &str) -> Self {
+        Self::build(points, metric, None)
+    }
+
+    fn build(
+        points: &[ChartPoint],
+        metric: &str,
+        direction: Option<gluers_formats::Direction>,
+    ) -> Self {
         let mut sorted: Vec<&ChartPoint> = points.iter().collect();
         sorted.sort_by_key(|p| p.experiment_id);
         let value = |p: &ChartPoint| p.value.filter(|v| v.is_finite() && v.abs() <= MAX_VALUE);
 
         let experiments = sorted
             .iter()
-            .filter(|p| p.status != ChartStatus::Baseline)
+            .filter(|p| !matches!(p.status, ChartStatus::Baseline | ChartStatus::Final))
             .count();
         let kept_count = sorted
             .iter()
@@ -251,6 +278,7 @@ impl Plan {
         let mut kept = Vec::new();
         let mut best: Vec<(f64, f64)> = Vec::new();
         let mut failed = Vec::new();
+        let mut finals = Vec::new();
         let mut no_value = Vec::new();
         for point in &sorted {
             let x = (point.experiment_id - first_id) as f64;
@@ -270,15 +298,23 @@ impl Plan {
                         best.push((x, y));
                     }
                 }
+                ChartStatus::Final => finals.push((x, y)),
                 ChartStatus::Keep => {
+                    let steps = match (best.last(), direction) {
+                        (Some(&(_, previous)), Some(d)) => d.is_better(y, previous),
+                        _ => true,
+                    };
                     let gain = match best.last() {
-                        Some(&(_, previous)) => {
+                        Some(&(_, previous)) if steps => {
                             best.push((x, previous));
                             (y - previous).abs()
                         }
+                        Some(_) => 0.0,
                         None => f64::INFINITY,
                     };
-                    best.push((x, y));
+                    if steps {
+                        best.push((x, y));
+                    }
                     kept.push(Kept {
                         x,
                         y,
@@ -318,6 +354,7 @@ impl Plan {
             kept,
             best,
             failed,
+            finals,
             no_value,
             bottom_row,
             note,
@@ -338,6 +375,7 @@ impl Plan {
             .iter()
             .copied()
             .chain(self.kept.iter().map(|k| (k.x, k.y)))
+            .chain(self.finals.iter().copied())
             .chain(self.baseline)
             .chain(
                 self.failed

@@ -9,8 +9,8 @@ use crate::data::{Features, ForecastConfig, Observation, HALF_HOURS_PER_DAY};
 /// `holdout_features.csv` (the half hours to forecast, without demand).
 ///
 /// The inputs hold the training period only: the actual demand of the half
-/// hours to forecast is evaluation data (`holdout/actuals.csv`), which no
-/// work task reads.
+/// hours to forecast is evaluation data (`holdout/actuals.csv` for the first
+/// 28 days, `final/actuals.csv` for the last 14), which no work task reads.
 pub struct PrepareDataTask;
 
 impl Task for PrepareDataTask {
