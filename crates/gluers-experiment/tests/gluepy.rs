@@ -125,6 +125,9 @@ if cat data/truth.json; then echo read > "$OUT/answers"; fi
         !p.root.join("answers").exists(),
         "the agent read the answers"
     );
+    p.engine(&["verify"], 0);
+}
+
 #[test]
 fn a_gluepy_project_gets_directions_at_init_and_a_final_test() {
     let python = python();
