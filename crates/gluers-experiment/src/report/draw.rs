@@ -56,18 +56,6 @@ pub(super) fn draw<DB: DrawingBackend>(
         legend = true;
     }
 
-    if !plan.discarded.is_empty() {
-        chart
-            .draw_series(
-                plan.discarded
-                    .iter()
-                    .map(|&point| Circle::new(point, 4, DISCARD_COLOR.filled())),
-            )?
-            .label("discarded")
-            .legend(|(x, y)| Circle::new((x + 10, y), 4, DISCARD_COLOR.filled()));
-        legend = true;
-    }
-
     if plan.best.len() > 1 {
         chart
             .draw_series(LineSeries::new(
@@ -79,8 +67,22 @@ pub(super) fn draw<DB: DrawingBackend>(
         legend = true;
     }
 
+    // Over the running best: a discarded run as good as the best stays
+    // visible on the line (with a white ring to set it off).
+    if !plan.discarded.is_empty() {
+        chart
+            .draw_series(plan.discarded.iter().map(|&point| {
+                EmptyElement::at(point)
+                    + Circle::new((0, 0), 5, WHITE.filled())
+                    + Circle::new((0, 0), 4, DISCARD_COLOR.filled())
+            }))?
+            .label("discarded")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, DISCARD_COLOR.filled()));
+        legend = true;
+    }
+
     if !plan.failed.is_empty() {
-        let row = plan.bottom_row;
+        let row = plan.failure_row;
         chart
             .draw_series(
                 plan.failed
@@ -93,7 +95,7 @@ pub(super) fn draw<DB: DrawingBackend>(
     }
 
     if !plan.no_value.is_empty() {
-        let row = plan.bottom_row;
+        let row = plan.failure_row;
         chart
             .draw_series(
                 plan.no_value

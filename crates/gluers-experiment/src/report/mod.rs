@@ -4,7 +4,8 @@
 //! time (x is the experiment id), the kept ones marked and labelled with their
 //! description, the running best as a step line through the kept values, the
 //! baseline as a dashed reference line, and the runs that crashed or timed out
-//! (which have no value) as red crosses along the bottom edge.
+//! (which have no value) as red crosses along the edge that means worst
+//! (the top, unless higher is better).
 //!
 //! [`render_chart`] writes it as SVG or PNG, chosen by the output file's
 //! extension. Text in PNG files is drawn with a font embedded in the binary,
@@ -100,7 +101,8 @@ pub enum ReportError {
 /// titled "`metric`: N experiments, K kept", where N counts every point but
 /// the baseline and K the kept ones. Points without a finite value (crashes,
 /// timeouts, runs that did not log the metric; also values beyond ±1e100)
-/// are drawn as crosses along the bottom edge. An empty slice gives an empty chart saying so.
+/// are drawn as crosses along the top edge (the bottom one when higher is
+/// better). An empty slice gives an empty chart saying so.
 ///
 /// The file is written atomically: the chart is rendered into a temporary
 /// file in `out`'s folder, which is then renamed to `out`, so a reader never
@@ -220,14 +222,14 @@ struct Plan {
     kept: Vec<Kept>,
     /// The running best: a step line through the baseline and kept values.
     best: Vec<(f64, f64)>,
-    /// Crashed and timed-out experiments (x only: they sit on the bottom edge).
+    /// Crashed and timed-out experiments (x only: they sit on the worst edge).
     failed: Vec<f64>,
     /// Final-test scores (`finish`).
     finals: Vec<(f64, f64)>,
-    /// Other experiments with no finite value (x only, bottom edge too).
+    /// Other experiments with no finite value (x only, worst edge too).
     no_value: Vec<f64>,
-    /// y of the bottom-edge row of crosses.
-    bottom_row: f64,
+    /// y of the row of crosses: at the top unless higher is better.
+    failure_row: f64,
     /// Shown across an empty chart.
     note: Option<&'static str>,
     legend: SeriesLabelPosition,
@@ -271,7 +273,10 @@ impl Plan {
         let x_range = -0.6..(id_span.max(1) as f64 + 0.6);
 
         let values: Vec<f64> = sorted.iter().filter_map(|p| value(p)).collect();
-        let (y_range, bottom_row) = y_layout(&values);
+        // Runs without a value sit at the edge that means "worst", never at
+        // the one a better value moves towards.
+        let worst_at_bottom = matches!(direction, Some(gluers_formats::Direction::Higher));
+        let (y_range, failure_row) = y_layout(&values, worst_at_bottom);
 
         let mut baseline = None;
         let mut discarded = Vec::new();
@@ -356,7 +361,7 @@ impl Plan {
             failed,
             finals,
             no_value,
-            bottom_row,
+            failure_row,
             note,
             legend: SeriesLabelPosition::UpperRight,
         };
@@ -381,7 +386,7 @@ impl Plan {
                 self.failed
                     .iter()
                     .chain(&self.no_value)
-                    .map(|&x| (x, self.bottom_row)),
+                    .map(|&x| (x, self.failure_row)),
             )
             .map(|(x, y)| ((x - self.x_range.start) / w, (y - self.y_range.start) / h))
             .collect();
@@ -418,9 +423,10 @@ impl Plan {
     }
 }
 
-/// The y range for these values, with room above for labels and below for
-/// the row of crosses, and that row's y.
-fn y_layout(values: &[f64]) -> (Range<f64>, f64) {
+/// The y range for these values, with room above for labels and, at the
+/// bottom (`worst_at_bottom`) or the top, for the row of crosses of runs
+/// without a value; and that row's y.
+fn y_layout(values: &[f64], worst_at_bottom: bool) -> (Range<f64>, f64) {
     let (lo, hi) = values
         .iter()
         .fold(None, |acc: Option<(f64, f64)>, &v| match acc {
@@ -434,9 +440,15 @@ fn y_layout(values: &[f64]) -> (Range<f64>, f64) {
     if span <= 1e-9 * hi.abs().max(lo.abs()).max(1.0) {
         span = (hi.abs() * 0.1).max(1.0);
     }
-    let bottom = lo - 0.16 * span;
-    let top = hi + 0.12 * span;
-    (bottom..top, bottom + 0.045 * (top - bottom))
+    if worst_at_bottom {
+        let bottom = lo - 0.16 * span;
+        let top = hi + 0.12 * span;
+        (bottom..top, bottom + 0.045 * (top - bottom))
+    } else {
+        let bottom = lo - 0.08 * span;
+        let top = hi + 0.22 * span;
+        (bottom..top, top - 0.045 * (top - bottom))
+    }
 }
 
 /// A description cut to one short line.

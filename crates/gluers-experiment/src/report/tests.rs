@@ -71,9 +71,15 @@ fn svg_has_title_axes_legend_and_one_mark_per_point() {
     assert!(has_text(&svg, "add weekly seasonality"));
     assert!(has_text(&svg, "hour-of-week profile instead of day…"));
     assert!(!svg.contains("ridge alpha 10"), "discards are not labelled");
-    // One dot per point with a value, plus the legend's two dots.
-    let dots = svg.matches("<circle").count();
+    // One dot per point with a value, plus the legend's two dots; discarded
+    // dots have a white ring besides.
+    let rings = svg
+        .lines()
+        .filter(|l| l.contains("<circle") && l.contains(r##"fill="#FFFFFF""##))
+        .count();
+    let dots = svg.matches("<circle").count() - rings;
     assert_eq!(dots, 8 + 2, "{svg}");
+    assert!(rings > 0, "discarded dots are ringed");
     let kept_dots = svg.matches(r##"fill="#1E964B""##).count();
     assert_eq!(kept_dots, 3 + 1);
 }
@@ -144,7 +150,40 @@ fn all_crashes_are_crosses_and_a_note() {
         vec![0.0, 1.0, 2.0],
         "x counts from the first id"
     );
-    assert!(plan.y_range.contains(&plan.bottom_row));
+    assert!(plan.y_range.contains(&plan.failure_row));
+}
+
+/// Crashes sit at the edge that means worst: the top when lower is better,
+/// the bottom when higher is; never where a better value would go.
+#[test]
+fn crashes_sit_at_the_worst_edge() {
+    let points = [
+        point(0, Some(5.0), ChartStatus::Baseline, "baseline"),
+        point(1, Some(3.0), ChartStatus::Keep, "better"),
+        point(2, None, ChartStatus::Crash, "boom"),
+    ];
+    let lower = Plan::build(&points, "loss", Some(gluers_formats::Direction::Lower));
+    assert!(lower.failure_row > 5.0 && lower.y_range.contains(&lower.failure_row));
+    let unknown = Plan::new(&points, "loss");
+    assert!(unknown.failure_row > 5.0);
+    let higher = Plan::build(&points, "accuracy", Some(gluers_formats::Direction::Higher));
+    assert!(higher.failure_row < 3.0 && higher.y_range.contains(&higher.failure_row));
+}
+
+/// A discarded run as good as the best is drawn after (over) the running
+/// best line, so it stays visible.
+#[test]
+fn a_discarded_run_equal_to_the_best_is_drawn_over_the_line() {
+    let points = [
+        point(0, Some(5.0), ChartStatus::Baseline, "baseline"),
+        point(1, Some(3.0), ChartStatus::Keep, "better"),
+        point(2, Some(3.0), ChartStatus::Discard, "as good"),
+        point(3, Some(4.0), ChartStatus::Discard, "worse"),
+    ];
+    let svg = render_to_string(&points, "loss");
+    let line = svg.find("<polyline").expect("the running best line");
+    let last_circle = svg.rfind("<circle").unwrap();
+    assert!(last_circle > line, "discarded circles come after the line");
 }
 
 #[test]
