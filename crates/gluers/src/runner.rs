@@ -297,7 +297,10 @@ fn build_context(
             )?;
             let file = format!("{folder}/{CONTEXT_FILE}");
             match backend.read(&file) {
-                Ok(bytes) => read_saved_context(&bytes, &backend.display(&file))?,
+                Ok(bytes) => {
+                    let (values, meta) = read_saved_context(&bytes, &backend.display(&file))?;
+                    (values, own_folder(meta, folder, &backend.display(&file)))
+                }
                 Err(StorageError::NotFound { .. }) => {
                     if options.eval_only {
                         return Err(GluersError::Usage(format!(
@@ -353,6 +356,24 @@ fn build_context(
         context::deep_merge(&mut values, context::parse_yaml_mapping(&text, patch)?);
     }
     Ok(Context::new(values, meta))
+}
+
+/// The identity of a retried run: a run writes only into the folder the
+/// user named. A `context.yaml` that names another folder (a copied or
+/// moved run folder) is corrected, and the log says so: following it would
+/// overwrite the original run's outputs.
+fn own_folder(mut meta: RunMeta, folder: String, origin: &str) -> RunMeta {
+    if meta.run_folder != folder {
+        let run_id = run_folder::run_id_of(&folder).to_string();
+        tracing::warn!(
+            "{origin} names the run folder {} (run id {}); this run writes into {folder}, the folder given to --retry, with run id {run_id}",
+            meta.run_folder,
+            meta.run_id
+        );
+        meta.run_folder = folder;
+        meta.run_id = run_id;
+    }
+    meta
 }
 
 /// Splits a saved `context.yaml` into its values and the run's identity.
