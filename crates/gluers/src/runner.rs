@@ -21,6 +21,7 @@ use crate::settings::{Settings, StorageKind};
 use crate::storage::{
     normalize_key, LocalStorage, MemoryStorage, Storage, StorageBackend, StorageError,
 };
+use gluers_formats::process::{Liveness, ProcessStamp};
 
 /// The file in the run folder that holds the resolved context.
 pub const CONTEXT_FILE: &str = "context.yaml";
@@ -114,7 +115,11 @@ pub fn run_dag(
         tasks: Vec::new(),
         failed_task: None,
         error: None,
+        process: Some(ProcessStamp::current()),
     };
+    if options.retry.is_some() {
+        check_previous_run(&storage)?;
+    }
     let mut progress = Progress::new(options.quiet);
     let total = steps.len() + 1;
     tracing::info!("dag {}: run folder {}", dag.label(), meta.run_folder);
@@ -210,6 +215,50 @@ pub fn run_dag(
         run_folder: meta.run_folder,
         metrics,
     })
+}
+
+/// Before a retry overwrites `run.json`: a run folder in use by a live run
+/// is refused; a run that was killed (its process gone) is named in the log;
+/// temporary files that killed writers left in the folder are removed.
+fn check_previous_run(storage: &Storage) -> Result<()> {
+    let folder = storage.run_folder();
+    let file = storage.runpath(RUN_RECORD_FILE);
+    if let Ok(bytes) = storage.read(&file) {
+        match serde_json::from_slice::<RunRecord>(&bytes) {
+            Ok(previous) => {
+                if let Some(p) = previous
+                    .process
+                    .as_ref()
+                    .filter(|_| previous.status == RunStatus::Running)
+                {
+                    match p.liveness() {
+                        Liveness::Alive if !p.is_current() => {
+                            return Err(GluersError::Usage(format!(
+                                "--retry {folder}: a run of DAG '{}' is still running in this folder (pid {} on {}, started {}); wait for it to end, or retry another folder",
+                                previous.dag, p.pid, p.host, previous.started_at
+                            )))
+                        }
+                        Liveness::Dead => tracing::warn!(
+                            "{folder}: the previous run (pid {} on {}, started {}) was killed while running; retrying it",
+                            p.pid,
+                            p.host,
+                            previous.started_at
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                "{}: damaged ({e}); it is replaced by this run's record",
+                storage.display(&file)
+            ),
+        }
+    }
+    let swept = crate::atomic::sweep_stale_temps(storage.backend().as_ref(), folder);
+    if swept > 0 {
+        tracing::info!("{folder}: removed {swept} temporary file(s) left by interrupted writes");
+    }
+    Ok(())
 }
 
 fn write_record(storage: &Storage, record: &RunRecord) -> std::result::Result<(), StorageError> {
