@@ -100,6 +100,7 @@ fn main() -> ExitCode {
     if let Some(code) = gluers_experiment::sandbox::dispatch() {
         return code;
     }
+    ignore_file_size_signal();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New {
@@ -123,6 +124,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// A file-size limit (`ulimit -f`) must fail a write with an error (EFBIG)
+/// that is reported and rolled back, not kill the process silently with
+/// SIGXFSZ. A handler that only sets a flag does that without `unsafe`, and
+/// unlike an ignored signal it is reset for the programs the engine starts.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
+}
+
 /// `gluers new`.
 fn new(name: String, dir: PathBuf, gluers_path: Option<PathBuf>) -> Result<ExitCode, Failure> {
     let options = scaffold::NewProjectOptions {
@@ -130,7 +143,14 @@ fn new(name: String, dir: PathBuf, gluers_path: Option<PathBuf>) -> Result<ExitC
         dir,
         gluers_path: gluers_path.or_else(own_checkout),
     };
-    let dir = scaffold::new_project(&options).map_err(Failure::usage)?;
+    let dir = scaffold::new_project(&options).map_err(|e| Failure {
+        code: if matches!(e, scaffold::ScaffoldError::Io { .. }) {
+            1
+        } else {
+            2
+        },
+        message: e.to_string(),
+    })?;
     println!("created {}", dir.display());
     println!("next: cd {} && cargo manage dag sample", dir.display());
     Ok(ExitCode::SUCCESS)

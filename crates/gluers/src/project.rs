@@ -137,6 +137,7 @@ impl Project {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        ignore_file_size_signal();
         match self.dispatch(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -202,6 +203,18 @@ impl Project {
             }
         }
     }
+}
+
+/// A file-size limit (`ulimit -f`) must fail a write with an error (EFBIG)
+/// that the run records in `run.json`, not kill the process silently with
+/// SIGXFSZ. A handler that only sets a flag does that without `unsafe`, and
+/// unlike an ignored signal it is reset for programs a task starts.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
 }
 
 /// Prints an error as one line on stderr.

@@ -138,6 +138,14 @@ pub fn run_dag(
         .and_then(|_| write_record(&storage, &record));
     if let Err(e) = bootstrap {
         progress.fail(BOOTSTRAP_LABEL);
+        // Whatever stopped the bootstrap, run.json says why when it can be written.
+        record.status = RunStatus::Failed;
+        record.finished_at = Some(now_iso());
+        record.failed_task = Some(BOOTSTRAP_LABEL.into());
+        record.error = Some(e.to_string());
+        if let Err(e) = write_record(&storage, &record) {
+            tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
+        }
         return Err(e.into());
     }
     progress.finish(BOOTSTRAP_LABEL, 1, total, started.elapsed());

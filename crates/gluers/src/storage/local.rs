@@ -114,6 +114,10 @@ impl LocalStorage {
             StorageError::NotFound {
                 path: self.display(key),
             }
+        } else if source.kind() == std::io::ErrorKind::FileTooLarge {
+            StorageError::TooLarge {
+                path: self.display(key),
+            }
         } else {
             StorageError::Io {
                 path: self.display(key),
