@@ -8,6 +8,7 @@
 //! | `<run_folder>/run.json` | [`run_record`] | the runtime | `dag --compare`, the engine |
 //! | `dag LABEL --describe --format json` | [`describe`] | a project binary | the engine (frozen set, sealed data) |
 //! | project and module names | [`name`] | `gluers new`, `startmodule` | both |
+//! | `<run_folder>/params.json` | [`params`] | the runtime's `log_param` | `dag --compare` |
 //! | the writer of `run.json` and of temporary files | [`process`] | the runtime | `dag --compare`, `--retry`, the temporary-file sweep |
 //!
 //! Numbers are printed as Python's `repr(float)` prints them
@@ -28,12 +29,14 @@
 pub mod describe;
 pub mod metrics;
 pub mod name;
+pub mod params;
 pub mod process;
 mod pyfloat;
 pub mod run_record;
 
 pub use describe::{Describe, DescribedEvalTask, DescribedMetric, DescribedTask};
 pub use metrics::{MetricError, Metrics, MetricsFileError, METRICS_FILE};
+pub use params::{Params, PARAMS_FILE};
 pub use process::{Liveness, ProcessStamp};
 pub use pyfloat::python_float;
 pub use run_record::{RunRecord, RunStatus, TaskTiming, RUN_RECORD_FILE};

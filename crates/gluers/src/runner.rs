@@ -21,6 +21,7 @@ use crate::settings::{Settings, StorageKind};
 use crate::storage::{
     normalize_key, LocalStorage, MemoryStorage, Storage, StorageBackend, StorageError,
 };
+use gluers_formats::params::{params_from_json, params_to_json, Params, PARAMS_FILE};
 use gluers_formats::process::{Liveness, ProcessStamp};
 
 /// The file in the run folder that holds the resolved context.
@@ -175,6 +176,7 @@ pub fn run_dag(
             record.finished_at = Some(now_iso());
             record.failed_task = Some(label.clone());
             record.error = Some(message.clone());
+            save_params(&storage, ctx.params());
             if let Err(e) = write_record(&storage, &record) {
                 tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
             }
@@ -215,6 +217,7 @@ pub fn run_dag(
     } else {
         None
     };
+    save_params(&storage, ctx.params());
     record.status = RunStatus::Success;
     record.finished_at = Some(now_iso());
     write_record(&storage, &record)?;
@@ -267,6 +270,32 @@ fn check_previous_run(storage: &Storage) -> Result<()> {
         tracing::info!("{folder}: removed {swept} temporary file(s) left by interrupted writes");
     }
     Ok(())
+}
+
+/// Adds the parameters this invocation logged to the run folder's
+/// `params.json` (a retry keeps earlier ones; a new value replaces the old).
+/// A failure is a warning: parameters are a record, not the run's output.
+fn save_params(storage: &Storage, params: &Params) {
+    if params.is_empty() {
+        return;
+    }
+    let file = storage.runpath(PARAMS_FILE);
+    let mut all = match storage.read(&file) {
+        Ok(bytes) => params_from_json(&String::from_utf8_lossy(&bytes)).unwrap_or_else(|e| {
+            tracing::warn!(
+                "{}: {e}; replaced by this run's parameters",
+                storage.display(&file)
+            );
+            Params::new()
+        }),
+        Err(_) => Params::new(),
+    };
+    for (k, v) in params {
+        all.insert(k.clone(), v.clone());
+    }
+    if let Err(e) = storage.write(&file, params_to_json(&all).as_bytes()) {
+        tracing::warn!("could not write {PARAMS_FILE}: {e}");
+    }
 }
 
 fn write_record(storage: &Storage, record: &RunRecord) -> std::result::Result<(), StorageError> {
