@@ -208,11 +208,22 @@ pub fn run_dag(
     }
     let metrics = if evaluated && !ctx.metrics().is_empty() {
         let metrics = ctx.metrics().clone();
+        // The file first: a printed block always has its metrics.json.
+        if let Err(e) = storage.write(&storage.runpath(METRICS_FILE), metrics.to_json().as_bytes())
+        {
+            record.status = RunStatus::Failed;
+            record.finished_at = Some(now_iso());
+            record.error = Some(format!("could not write {METRICS_FILE}: {e}"));
+            save_params(&storage, ctx.params());
+            if let Err(e) = write_record(&storage, &record) {
+                tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
+            }
+            return Err(e.into());
+        }
         let mut stdout = std::io::stdout().lock();
         // The block goes to stdout with a plain write, never through the logger.
         let _ = stdout.write_all(metrics.block().as_bytes());
         let _ = stdout.flush();
-        storage.write(&storage.runpath(METRICS_FILE), metrics.to_json().as_bytes())?;
         Some(metrics)
     } else {
         None
