@@ -118,7 +118,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("error: {}", failure.message.replace('\n', " "));
+            // One line, and nothing from an argument or a file drives the terminal.
+            eprintln!(
+                "error: {}",
+                gluers_formats::escape::escape_controls(&failure.message)
+            );
             ExitCode::from(failure.code)
         }
     }

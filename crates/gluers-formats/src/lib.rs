@@ -27,6 +27,7 @@
 //! ```
 
 pub mod describe;
+pub mod escape;
 pub mod metrics;
 pub mod name;
 pub mod params;

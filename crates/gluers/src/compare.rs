@@ -378,22 +378,9 @@ fn push_metrics(out: &mut String, row: &Row, keys: &[&str]) {
 }
 
 /// A table cell: tabs, newlines and other control characters escaped
-/// (`\t`, `\n`, `\r`, `\x1b`), so that a cell never breaks a row or a column.
+/// (`\t`, `\n`, `\x1b`), so that a cell never breaks a row or a column.
 fn tsv_cell(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    crate::error::escape_controls(text)
 }
 
 fn render_json(rows: &[Row]) -> String {

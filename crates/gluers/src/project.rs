@@ -173,7 +173,7 @@ impl Project {
         let settings = Settings::load(&project_dir)?;
         let global = cli::GlobalArgs::from_arg_matches(&matches)
             .map_err(|e| GluersError::Usage(e.to_string()))?;
-        cli::logging::init(&settings.log_level, global.verbose, global.quiet);
+        cli::logging::init(&settings.log_level, global.verbose, global.quiet)?;
 
         if let Some((name, sub)) = matches.subcommand() {
             if let Some(custom) = self.commands.iter().find(|c| c.name == name) {
@@ -219,6 +219,6 @@ fn ignore_file_size_signal() {
 
 /// Prints an error as one line on stderr.
 pub fn report_error(e: &GluersError) {
-    let message = e.to_string().replace('\n', " ");
-    eprintln!("error: {message}");
+    // One line, and nothing from an argument or a file drives the terminal.
+    eprintln!("error: {}", crate::error::escape_controls(&e.to_string()));
 }

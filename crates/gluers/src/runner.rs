@@ -440,6 +440,7 @@ fn build_context(
     }
     for patch in &options.local_patches {
         let path = project_dir.join(patch);
+        context::check_file_size(&path, patch)?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 GluersError::Usage(format!(
@@ -476,6 +477,7 @@ fn own_folder(mut meta: RunMeta, folder: String, origin: &str) -> RunMeta {
 /// Splits a saved `context.yaml` into its values and the run's identity.
 fn read_saved_context(bytes: &[u8], origin: &str) -> Result<(Mapping, RunMeta)> {
     let text = String::from_utf8_lossy(bytes);
+    crate::limits::check_config_text(&text, origin, crate::limits::MAX_CONFIG_BYTES)?;
     let mut mapping: Mapping = match serde_norway::from_str::<Value>(&text) {
         Ok(Value::Mapping(m)) => m,
         Ok(_) => {

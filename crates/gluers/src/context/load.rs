@@ -13,6 +13,7 @@ use crate::error::{GluersError, Result};
 /// line and column; a top-level value that is not a mapping, or the protected
 /// `gluers` key, is refused.
 pub fn parse_yaml_mapping(text: &str, origin: &str) -> Result<Mapping> {
+    crate::limits::check_config_text(text, origin, crate::limits::MAX_CONFIG_BYTES)?;
     let value: Value = serde_norway::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
@@ -106,11 +107,26 @@ pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
     let mut merged = Mapping::new();
     for file in files {
         let origin = file.display().to_string();
+        check_file_size(&file, &origin)?;
         let text = std::fs::read_to_string(&file)
             .map_err(|e| GluersError::Config(format!("{origin}: cannot read: {e}")))?;
         deep_merge(&mut merged, parse_yaml_mapping(&text, &origin)?);
     }
     Ok(merged)
+}
+
+/// Refuses a file over the configuration size limit before reading it.
+pub(crate) fn check_file_size(path: &Path, origin: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > crate::limits::MAX_CONFIG_BYTES as u64 => {
+            Err(GluersError::Config(format!(
+                "{origin}: {} bytes, over the limit of {} MiB for a configuration file; split it or load the data as a file on the storage instead",
+                meta.len(),
+                crate::limits::MAX_CONFIG_BYTES / (1024 * 1024)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

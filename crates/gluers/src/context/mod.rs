@@ -8,6 +8,7 @@
 
 mod load;
 
+pub(crate) use load::check_file_size;
 pub use load::{deep_merge, load_config_dir, parse_yaml_mapping};
 
 use serde::de::DeserializeOwned;
