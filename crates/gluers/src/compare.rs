@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::error::Result;
+use crate::error::{escape_controls, Result};
 use crate::metrics::{python_float, Metrics, METRICS_FILE};
 use crate::run_folder::resolve_run_folder;
 use crate::run_record::{RunRecord, RunStatus, RUN_RECORD_FILE};
@@ -157,7 +157,9 @@ fn read_rows(
     for ((shown, key), content) in folders.into_iter().zip(metrics) {
         let warn = |what: &str, e: &dyn std::fmt::Display| {
             tracing::warn!(
-                "--compare {shown}: {what} is damaged ({e}); skipped, the other runs still print"
+                "--compare {}: {what} cannot be read ({}); skipped, the other runs still print",
+                escape_controls(&shown),
+                escape_controls(&e.to_string())
             )
         };
         let mut found = false;
@@ -169,7 +171,10 @@ fn read_rows(
                     .ok()
             }
             Err(StorageError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                warn(METRICS_FILE, &e);
+                None
+            }
         };
         let mut row = Row {
             folder: shown.clone(),
@@ -193,7 +198,10 @@ fn read_rows(
                 }
             }
             Some(Err(StorageError::NotFound { .. })) | None => {}
-            Some(Err(e)) => return Err(e.into()),
+            Some(Err(e)) => {
+                warn(RUN_RECORD_FILE, &e);
+                row.status = RowStatus::Damaged;
+            }
         }
         match params.next() {
             Some(Ok(bytes)) => match params_from_json(&String::from_utf8_lossy(&bytes)) {
@@ -201,7 +209,7 @@ fn read_rows(
                 Err(e) => warn(PARAMS_FILE, &e),
             },
             Some(Err(StorageError::NotFound { .. })) | None => {}
-            Some(Err(e)) => return Err(e.into()),
+            Some(Err(e)) => warn(PARAMS_FILE, &e),
         }
         if !found && !backend.isdir(&key).unwrap_or(false) {
             tracing::warn!(

@@ -5,6 +5,7 @@
 //! memory here; object stores later); [`Storage`] is the handle tasks use,
 //! which adds the run folder (`runpath`) and text helpers.
 
+mod confined;
 mod local;
 mod memory;
 
