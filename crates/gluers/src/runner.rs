@@ -384,6 +384,7 @@ fn build_context(
     project_dir: &Path,
     options: &RunOptions,
 ) -> Result<Context> {
+    let mut origins = context::Origins::default();
     let (mut values, meta) = match &options.retry {
         Some(arg) => {
             let folder = run_folder::resolve_run_folder(
@@ -395,7 +396,9 @@ fn build_context(
             let file = format!("{folder}/{CONTEXT_FILE}");
             match backend.read(&file) {
                 Ok(bytes) => {
-                    let (values, meta) = read_saved_context(&bytes, &backend.display(&file))?;
+                    let shown = backend.display(&file);
+                    let (values, meta) = read_saved_context(&bytes, &shown)?;
+                    origins.record(&values, &shown);
                     (values, own_folder(meta, folder, &backend.display(&file)))
                 }
                 Err(StorageError::NotFound { .. }) => {
@@ -410,7 +413,10 @@ fn build_context(
                         run_folder: folder,
                         created_at: now_iso(),
                     };
-                    (context::load_config_dir(&settings.config_dir)?, meta)
+                    (
+                        context::load_config_dir_traced(&settings.config_dir, &mut origins)?,
+                        meta,
+                    )
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -422,7 +428,10 @@ fn build_context(
                 run_folder,
                 created_at: now_iso(),
             };
-            (context::load_config_dir(&settings.config_dir)?, meta)
+            (
+                context::load_config_dir_traced(&settings.config_dir, &mut origins)?,
+                meta,
+            )
         }
     };
     for patch in &options.patches {
@@ -436,7 +445,9 @@ fn build_context(
             other => other.into(),
         })?;
         let text = String::from_utf8_lossy(&bytes);
-        context::deep_merge(&mut values, context::parse_yaml_mapping(&text, &shown)?);
+        let mapping = context::parse_yaml_mapping(&text, &shown)?;
+        origins.record(&mapping, &shown);
+        context::deep_merge(&mut values, mapping);
     }
     for patch in &options.local_patches {
         let path = project_dir.join(patch);
@@ -451,9 +462,13 @@ fn build_context(
                 GluersError::Config(format!("--local-patch {patch}: {e}"))
             }
         })?;
-        context::deep_merge(&mut values, context::parse_yaml_mapping(&text, patch)?);
+        let mapping = context::parse_yaml_mapping(&text, patch)?;
+        origins.record(&mapping, patch);
+        context::deep_merge(&mut values, mapping);
     }
-    Ok(Context::new(values, meta))
+    Ok(Context::new(values, meta)
+        .with_origins(origins)
+        .with_strict(settings.strict_config))
 }
 
 /// The identity of a retried run: a run writes only into the folder the

@@ -9,6 +9,7 @@
 //! config_dir = "configs"
 //! storage_root = "data"
 //! log_level = "info"
+//! strict_config = true   # a key no task's config type knows is an error
 //!
 //! [storage]
 //! backend = "local"   # or "memory"
@@ -46,6 +47,9 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// The metrics and parameters backend.
     pub ops: OpsSettings,
+    /// Whether a task's typed config read (`ctx.config::<T>`) refuses keys
+    /// `T` does not know, such as a misspelt key in a patch (default: true).
+    pub strict_config: bool,
     /// The settings file these came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -95,6 +99,7 @@ impl Default for Settings {
             log_level: "info".to_string(),
             storage: StorageSettings::default(),
             ops: OpsSettings::default(),
+            strict_config: true,
             source: None,
         }
     }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_norway::{Mapping, Value};
 
-use super::PROTECTED_KEY;
+use super::{Origins, PROTECTED_KEY};
 use crate::error::{GluersError, Result};
 
 /// Parses `text` (from `origin`, named in errors) as a YAML mapping.
@@ -82,6 +82,11 @@ pub fn deep_merge(base: &mut Mapping, over: Mapping) {
 ///
 /// A missing folder is an empty context: a project may have no config.
 pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
+    load_config_dir_traced(dir, &mut Origins::default())
+}
+
+/// [`load_config_dir`], recording which file set each key in `origins`.
+pub(crate) fn load_config_dir_traced(dir: &Path, origins: &mut Origins) -> Result<Mapping> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Mapping::new()),
@@ -110,7 +115,9 @@ pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
         check_file_size(&file, &origin)?;
         let text = std::fs::read_to_string(&file)
             .map_err(|e| GluersError::Config(format!("{origin}: cannot read: {e}")))?;
-        deep_merge(&mut merged, parse_yaml_mapping(&text, &origin)?);
+        let mapping = parse_yaml_mapping(&text, &origin)?;
+        origins.record(&mapping, &origin);
+        deep_merge(&mut merged, mapping);
     }
     Ok(merged)
 }
