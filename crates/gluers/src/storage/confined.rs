@@ -52,6 +52,11 @@ impl From<std::io::Error> for Refusal {
 
 type Confined<T> = Result<T, Refusal>;
 
+/// A folder opened only to resolve paths below it (no read access needed).
+pub(super) const PATH_DIR: OFlags = OFlags::PATH.union(OFlags::DIRECTORY);
+/// A folder opened to list it.
+pub(super) const LIST_DIR: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY);
+
 fn cloexec(flags: OFlags) -> OFlags {
     // `openat2` refuses any flag beside these three with `O_PATH`.
     if flags.contains(OFlags::PATH) {
@@ -64,11 +69,10 @@ fn cloexec(flags: OFlags) -> OFlags {
 impl Root {
     /// Opens the root folder `path` (the configured storage root, trusted).
     pub(super) fn open(path: &std::path::Path) -> std::io::Result<Self> {
-        let fd = rustix::fs::open(
-            path,
-            cloexec(OFlags::RDONLY | OFlags::DIRECTORY),
-            Mode::empty(),
-        )?;
+        // O_PATH: a sandbox (Landlock) may allow writes below the root
+        // without allowing to read the root itself; resolving through it
+        // needs no access right.
+        let fd = rustix::fs::open(path, cloexec(PATH_DIR), Mode::empty())?;
         Ok(Root {
             fd,
             method: AtomicU8::new(UNKNOWN),
@@ -110,26 +114,34 @@ impl Root {
         let Some((last, dirs)) = parts.split_last() else {
             return Ok(rustix::fs::openat(&self.fd, ".", flags, mode)?);
         };
+        let no_follow = |fd: OwnedFd, parent, name: &str| -> Confined<OwnedFd> {
+            // With O_PATH, O_NOFOLLOW opens a link itself instead of failing.
+            if flags.contains(OFlags::PATH) && file_type(&fd)? == FileType::Symlink {
+                return Err(link_refusal(parent, name, Errno::LOOP));
+            }
+            Ok(fd)
+        };
         let mut current: Option<OwnedFd> = None;
         for part in dirs {
             let parent = current.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
             let next = rustix::fs::openat(
                 parent,
                 *part,
-                cloexec(OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW),
+                cloexec(PATH_DIR | OFlags::NOFOLLOW),
                 Mode::empty(),
             )
             .map_err(|e| link_refusal(parent, part, e))?;
-            current = Some(next);
+            current = Some(no_follow_dir(next, parent, part)?);
         }
         let parent = current.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
-        rustix::fs::openat(parent, *last, flags | OFlags::NOFOLLOW, mode)
-            .map_err(|e| link_refusal(parent, last, e))
+        let fd = rustix::fs::openat(parent, *last, flags | OFlags::NOFOLLOW, mode)
+            .map_err(|e| link_refusal(parent, last, e))?;
+        no_follow(fd, parent, last)
     }
 
-    /// The folder `rel`, created with its parents when `create`.
-    pub(super) fn dir(&self, rel: &str, create: bool) -> Confined<OwnedFd> {
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+    /// The folder `rel` opened with `flags` ([`PATH_DIR`] or [`LIST_DIR`]),
+    /// created with its parents when `create`.
+    pub(super) fn dir(&self, rel: &str, create: bool, flags: OFlags) -> Confined<OwnedFd> {
         match self.open_at(rel, flags, Mode::empty()) {
             Err(Refusal::Io(e)) if create && e.kind() == std::io::ErrorKind::NotFound => {}
             other => return other,
@@ -137,7 +149,7 @@ impl Root {
         // Create each missing folder inside its parent's descriptor, then
         // open it through the root again: a link put in its place is judged.
         let mut prefix = String::new();
-        let mut parent = self.open_at("", flags, Mode::empty())?;
+        let mut parent = self.open_at("", PATH_DIR, Mode::empty())?;
         for part in rel.split('/').filter(|p| !p.is_empty()) {
             if !prefix.is_empty() {
                 prefix.push('/');
@@ -147,15 +159,19 @@ impl Root {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e.into()),
             }
-            parent = self.open_at(&prefix, flags, Mode::empty())?;
+            parent = self.open_at(&prefix, PATH_DIR, Mode::empty())?;
         }
-        Ok(parent)
+        if flags == PATH_DIR {
+            Ok(parent)
+        } else {
+            self.open_at(rel, flags, Mode::empty())
+        }
     }
 
     /// The parent folder of `rel` (created when `create`) and the last name.
     pub(super) fn parent<'a>(&self, rel: &'a str, create: bool) -> Confined<(OwnedFd, &'a str)> {
         let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-        Ok((self.dir(dir, create)?, name))
+        Ok((self.dir(dir, create, PATH_DIR)?, name))
     }
 }
 
@@ -185,6 +201,18 @@ fn openat2_beneath(
     _mode: Mode,
 ) -> Result<OwnedFd, Errno> {
     Err(Errno::NOSYS)
+}
+
+/// An intermediate folder of the fallback walk must not be a link.
+fn no_follow_dir(
+    fd: OwnedFd,
+    parent: std::os::fd::BorrowedFd<'_>,
+    name: &str,
+) -> Confined<OwnedFd> {
+    if file_type(&fd)? == FileType::Symlink {
+        return Err(link_refusal(parent, name, Errno::LOOP));
+    }
+    Ok(fd)
 }
 
 /// In the fallback walk, a component that is a symbolic link fails with
@@ -283,7 +311,7 @@ pub(super) fn remove_tree(dir: &OwnedFd, name: &str) -> std::io::Result<()> {
     let sub = rustix::fs::openat(
         dir,
         name,
-        cloexec(OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW),
+        cloexec(LIST_DIR | OFlags::NOFOLLOW),
         Mode::empty(),
     )?;
     for entry in list(&sub)? {

@@ -188,14 +188,16 @@ impl StorageBackend for LocalStorage {
     fn ls(&self, path: &str) -> StorageResult<Vec<String>> {
         let key = self.key(path)?;
         let root = self.handle(&key, false)?;
-        let dir = root.dir(&key, false).map_err(|r| self.refused(&key, r))?;
+        let dir = root
+            .dir(&key, false, confined::LIST_DIR)
+            .map_err(|r| self.refused(&key, r))?;
         confined::list(&dir).map_err(|e| self.io(&key, e))
     }
 
     fn mkdir(&self, path: &str) -> StorageResult<()> {
         let key = self.key(path)?;
         let root = self.handle(&key, true)?;
-        root.dir(&key, true)
+        root.dir(&key, true, confined::PATH_DIR)
             .map(drop)
             .map_err(|r| self.refused(&key, r))
     }
