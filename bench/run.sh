@@ -98,7 +98,7 @@ gluepy_tiny=(env -C "$BENCH_DIR/gluepy_project" "${GLUEPY_ENV[@]}"
     GLUEPY_SETTINGS_MODULE=configs.settings_bench "GLUEPY_BENCH_STORAGE_ROOT=$STORE/gluepy-tiny"
     "$VENV_PY" manage.py dag bench)
 gluers_tiny=(env -C "$GLUERS_BENCH_DIR" "$GLUERS_STORAGE_ENV=$STORE/gluers-tiny"
-    "$GLUERS_BENCH_BIN" dag bench)
+    "$GLUERS_BENCH_BIN" dag bench --format gluepy)
 gluepy_forecast=(env -C "$BENCH_DIR/gluepy_forecast" "${GLUEPY_ENV[@]}"
     GLUEPY_SETTINGS_MODULE=configs.settings_bench "GLUEPY_BENCH_STORAGE_ROOT=$STORE/gluepy-forecast"
     "$VENV_PY" manage.py dag forecast)
@@ -148,7 +148,7 @@ if want compare; then
     gluepy_compare=(env -C "$BENCH_DIR/gluepy_project" "${GLUEPY_ENV[@]}"
         GLUEPY_SETTINGS_MODULE=configs.settings_bench "GLUEPY_BENCH_STORAGE_ROOT=$CROOT"
         "$VENV_PY" manage.py dag bench)
-    gluers_compare=(env -C "$GLUERS_BENCH_DIR" "$GLUERS_STORAGE_ENV=$CROOT" "$GLUERS_BENCH_BIN" dag bench)
+    gluers_compare=(env -C "$GLUERS_BENCH_DIR" "$GLUERS_STORAGE_ENV=$CROOT" "$GLUERS_BENCH_BIN" dag bench --format gluepy)
     # 2 x COMPARE_N arguments do not fit in one hyperfine command string:
     # small wrapper scripts build the argument list (same cost both sides).
     cat > "$RES/compare-gluepy.sh" <<EOF

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 struct BenchConfig {
     message: String,
     repeat: usize,
+    /// Values patches override in the benchmarks; no task reads them.
+    #[serde(default)]
+    #[allow(dead_code)]
+    nested: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -101,6 +101,7 @@ fn main() -> ExitCode {
     if let Some(code) = gluers_experiment::dispatch() {
         return code;
     }
+    ignore_file_size_signal();
     gluers_experiment::exit_quietly_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -137,13 +138,26 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => {
+            // One line, and nothing from an argument or a file drives the terminal.
             eprintln!(
                 "error: {}",
-                gluers_formats::message::escape_controls(&failure.message.replace('\n', " "))
+                gluers_formats::escape::escape_controls(&failure.message)
             );
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// A file-size limit (`ulimit -f`) must fail a write with an error (EFBIG)
+/// that is reported and rolled back, not kill the process silently with
+/// SIGXFSZ. A handler that only sets a flag does that without `unsafe`, and
+/// unlike an ignored signal it is reset for the programs the engine starts.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
 }
 
 /// `gluers new`.
@@ -153,7 +167,14 @@ fn new(name: String, dir: PathBuf, gluers_path: Option<PathBuf>) -> Result<ExitC
         dir,
         gluers_path: gluers_path.or_else(own_checkout),
     };
-    let dir = scaffold::new_project(&options).map_err(Failure::usage)?;
+    let dir = scaffold::new_project(&options).map_err(|e| Failure {
+        code: if matches!(e, scaffold::ScaffoldError::Io { .. }) {
+            1
+        } else {
+            2
+        },
+        message: e.to_string(),
+    })?;
     println!("created {}", dir.display());
     println!("next: cd {} && cargo manage dag sample", dir.display());
     Ok(ExitCode::SUCCESS)

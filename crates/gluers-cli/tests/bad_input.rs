@@ -45,7 +45,7 @@ const CASES: &[Case] = &[
         name: "a control character in the name",
         args: &["new", "a\u{1b}[31mb"],
         setup: none,
-        says: "\\u{1b}",
+        says: "\\x1b",
     },
     Case {
         name: "the folder exists",

@@ -41,6 +41,27 @@ fn new_creates_a_project_and_refuses_to_overwrite_it() {
 }
 
 #[test]
+fn new_under_a_file_size_limit_fails_with_a_line_and_leaves_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("projects/here");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 0 && exec \"$0\" \"$@\"")
+        .arg(assert_cmd::cargo::cargo_bin("gluers"))
+        .args(["new", "demo", "--path", target.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), None, "killed by a signal: {out:?}");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot write"), "{err}");
+    // Rolled back: not even the folders it created on the way.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn bad_names_are_usage_errors_on_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = gluers()

@@ -10,6 +10,8 @@
 //! | a metric's direction and constraints | [`contract`] | the runtime's `MetricDoc` | the engine (better/worse, `keep`) |
 //! | project and module names | [`name`] | `gluers new`, `startmodule` | both |
 //! | one-line error messages | [`message`] | both binaries | the user |
+//! | `<run_folder>/params.json` | [`params`] | the runtime's `log_param` | `dag --compare` |
+//! | the writer of `run.json` and of temporary files | [`process`] | the runtime | `dag --compare`, `--retry`, the temporary-file sweep |
 //!
 //! Numbers are printed as Python's `repr(float)` prints them
 //! ([`python_float`]), so `metrics.json` and the metrics block are
@@ -28,14 +30,19 @@
 
 pub mod contract;
 pub mod describe;
+pub mod escape;
 pub mod message;
 pub mod metrics;
 pub mod name;
+pub mod params;
+pub mod process;
 mod pyfloat;
 pub mod run_record;
 
 pub use contract::{Constraint, ConstraintOp, Direction};
 pub use describe::{Describe, DescribedEvalTask, DescribedMetric, DescribedTask};
 pub use metrics::{MetricError, MetricValue, Metrics, MetricsFileError, METRICS_FILE};
+pub use params::{Params, PARAMS_FILE};
+pub use process::{Liveness, ProcessStamp};
 pub use pyfloat::python_float;
 pub use run_record::{RunRecord, RunStatus, TaskTiming, RUN_RECORD_FILE};

@@ -1,5 +1,5 @@
-//! Error messages as both binaries print them: one line on stderr, with
-//! control characters from the user's input made visible.
+//! Error messages as both binaries print them: one line on stderr (control
+//! characters are made visible by [`crate::escape`]).
 
 /// An argument parser's multi-line usage error (`error: ...`, an indented
 /// list, a blank line, `Usage: ...`, a hint) as one line: the message and
@@ -20,32 +20,10 @@ pub fn one_line_usage(rendered: &str) -> String {
         .lines()
         .find_map(|l| l.trim().strip_prefix("Usage:"))
         .map(str::trim);
-    let mut line = escape_controls(&message.join(" "));
+    let mut line = crate::escape::escape_controls(&message.join(" ")).into_owned();
     match usage {
         Some(u) => line.push_str(&format!(" (usage: {u}; see --help)")),
         None => line.push_str(" (see --help)"),
     }
     line
-}
-
-/// `text` with control characters (newlines, tabs, escape sequences)
-/// written as `\n`, `\t`, `\u{1b}`: input echoed in an error cannot break
-/// the line or drive the terminal.
-///
-/// ```
-/// assert_eq!(gluers_formats::message::escape_controls("de\u{1b}[2Jmo\n"), "de\\u{1b}[2Jmo\\n");
-/// ```
-pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::process::{Liveness, ProcessStamp};
+
 /// The file in the run folder that holds the run's status.
 pub const RUN_RECORD_FILE: &str = "run.json";
 
@@ -27,6 +29,21 @@ pub struct RunRecord {
     /// The failure, on failure.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// The process that ran (or runs) this invocation: a reader tells a
+    /// killed run from a live one by it ([`RunRecord::observed_status`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub process: Option<ProcessStamp>,
+}
+
+impl RunRecord {
+    /// The status as a reader should show it: a `running` record whose
+    /// process is gone (killed, or its pid reused) is [`RunStatus::Killed`].
+    pub fn observed_status(&self) -> RunStatus {
+        match (&self.status, &self.process) {
+            (RunStatus::Running, Some(p)) if p.liveness() == Liveness::Dead => RunStatus::Killed,
+            (status, _) => *status,
+        }
+    }
 }
 
 /// The state of a run.
@@ -39,6 +56,21 @@ pub enum RunStatus {
     Success,
     /// A task failed.
     Failed,
+    /// Never written: what readers show for a `running` record whose
+    /// process is gone (see [`RunRecord::observed_status`]).
+    Killed,
+}
+
+impl RunStatus {
+    /// The lowercase name, as in `run.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failed => "failed",
+            RunStatus::Killed => "killed",
+        }
+    }
 }
 
 /// One task's duration.

@@ -58,5 +58,7 @@ impl GluersError {
     }
 }
 
+pub use gluers_formats::escape::escape_controls;
+
 /// Shorthand for results in the gluers library.
 pub type Result<T, E = GluersError> = std::result::Result<T, E>;

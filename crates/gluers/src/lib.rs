@@ -54,6 +54,7 @@ pub mod dag;
 pub mod data;
 pub mod describe;
 pub mod error;
+mod limits;
 pub mod metrics;
 pub mod ops;
 mod progress;

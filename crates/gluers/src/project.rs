@@ -137,6 +137,7 @@ impl Project {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        ignore_file_size_signal();
         match self.dispatch(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -175,12 +176,13 @@ impl Project {
             }
         })?;
         let registry = Registry::new(self.dags)?;
-        let project_dir = std::env::current_dir()
+        let cwd = std::env::current_dir()
             .map_err(|e| GluersError::Other(format!("cannot read the current folder: {e}")))?;
+        let project_dir = project_root(&cwd);
         let settings = Settings::load(&project_dir)?;
         let global = cli::GlobalArgs::from_arg_matches(&matches)
             .map_err(|e| GluersError::Usage(e.to_string()))?;
-        cli::logging::init(&settings.log_level, global.verbose, global.quiet);
+        cli::logging::init(&settings.log_level, global.verbose, global.quiet)?;
 
         if let Some((name, sub)) = matches.subcommand() {
             if let Some(custom) = self.commands.iter().find(|c| c.name == name) {
@@ -202,6 +204,15 @@ impl Project {
             }
             BuiltinCommand::Skill { args } => Err(cli::tools::moved_to_gluers("skill", &args)),
             BuiltinCommand::Dag(args) => {
+                let mut args = args;
+                if project_dir != cwd {
+                    // Local patches are paths as the shell sees them: from the current folder.
+                    for patch in &mut args.local_patch {
+                        if Path::new(patch.as_str()).is_relative() {
+                            *patch = cwd.join(patch.as_str()).to_string_lossy().into_owned();
+                        }
+                    }
+                }
                 cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
             }
             BuiltinCommand::List => {
@@ -212,9 +223,45 @@ impl Project {
     }
 }
 
+/// The project folder for a command run in `cwd`, found as cargo finds
+/// `Cargo.toml`: `cwd` itself when it is a project (it has `Cargo.toml` or
+/// `configs/`, or `GLUERS_SETTINGS` names the settings), else the nearest
+/// folder above it with a `Cargo.toml`, else `cwd`. So `cd src && cargo
+/// manage dag x` uses the project's configs and storage, not `src/data`.
+pub(crate) fn project_root(cwd: &Path) -> PathBuf {
+    let is_project = |dir: &Path| dir.join("Cargo.toml").is_file();
+    if is_project(cwd)
+        || cwd.join("configs").is_dir()
+        || std::env::var_os(crate::settings::SETTINGS_ENV).is_some_and(|v| !v.is_empty())
+    {
+        return cwd.to_path_buf();
+    }
+    match cwd.ancestors().skip(1).find(|dir| is_project(dir)) {
+        Some(dir) => {
+            tracing::debug!(
+                "project folder {} (above the current folder)",
+                dir.display()
+            );
+            dir.to_path_buf()
+        }
+        None => cwd.to_path_buf(),
+    }
+}
+
+/// A file-size limit (`ulimit -f`) must fail a write with an error (EFBIG)
+/// that the run records in `run.json`, not kill the process silently with
+/// SIGXFSZ. A handler that only sets a flag does that without `unsafe`, and
+/// unlike an ignored signal it is reset for programs a task starts.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
+}
+
 /// Prints an error as one line on stderr.
 pub fn report_error(e: &GluersError) {
-    // Our own messages may wrap; input echoed in them may carry escapes.
-    let message = gluers_formats::message::escape_controls(&e.to_string().replace('\n', " "));
-    eprintln!("error: {message}");
+    // One line, and nothing from an argument or a file drives the terminal.
+    eprintln!("error: {}", crate::error::escape_controls(&e.to_string()));
 }

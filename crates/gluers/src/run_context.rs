@@ -7,12 +7,14 @@ use crate::error::Result;
 use crate::metrics::{MetricError, Metrics};
 use crate::ops::OpsBackend;
 use crate::storage::Storage;
+use gluers_formats::params::Params;
 
 /// The explicit run context handed to every task (no global singletons).
 pub struct RunContext {
     context: Context,
     storage: Storage,
     metrics: Metrics,
+    params: Params,
     ops: Box<dyn OpsBackend>,
 }
 
@@ -23,6 +25,7 @@ impl RunContext {
             context,
             storage,
             metrics: Metrics::new(),
+            params: Params::new(),
             ops,
         }
     }
@@ -81,14 +84,22 @@ impl RunContext {
         Ok(())
     }
 
-    /// Logs a run parameter (a model setting, a data version).
+    /// Logs a run parameter (a model setting, a data version). It is kept
+    /// in the run folder's `params.json` and shown by `dag --compare`.
     pub fn log_param(&mut self, key: &str, value: impl std::fmt::Display) {
-        self.ops.log_param(key, &value.to_string());
+        let value = value.to_string();
+        self.ops.log_param(key, &value);
+        self.params.insert(key.to_string(), value.into());
     }
 
     /// Logs an artifact: a storage path this run produced.
     pub fn log_artifact(&mut self, path: &str) {
         self.ops.log_artifact(path);
+    }
+
+    /// The parameters logged so far, in logging order.
+    pub fn params(&self) -> &Params {
+        &self.params
     }
 
     /// The metrics logged so far, in logging order.

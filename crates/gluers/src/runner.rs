@@ -21,6 +21,8 @@ use crate::settings::{Settings, StorageKind};
 use crate::storage::{
     normalize_key, LocalStorage, MemoryStorage, Storage, StorageBackend, StorageError,
 };
+use gluers_formats::params::{params_from_json, params_to_json, Params, PARAMS_FILE};
+use gluers_formats::process::{Liveness, ProcessStamp};
 
 /// The file in the run folder that holds the resolved context.
 pub const CONTEXT_FILE: &str = "context.yaml";
@@ -114,7 +116,11 @@ pub fn run_dag(
         tasks: Vec::new(),
         failed_task: None,
         error: None,
+        process: Some(ProcessStamp::current()),
     };
+    if options.retry.is_some() {
+        check_previous_run(&storage)?;
+    }
     let mut progress = Progress::new(options.quiet);
     let total = steps.len() + 1;
     tracing::info!("dag {}: run folder {}", dag.label(), meta.run_folder);
@@ -133,6 +139,16 @@ pub fn run_dag(
         .and_then(|_| write_record(&storage, &record));
     if let Err(e) = bootstrap {
         progress.fail(BOOTSTRAP_LABEL);
+        // Whatever stopped the bootstrap, run.json says why when it can be written.
+        record.status = RunStatus::Failed;
+        record.finished_at = Some(now_iso());
+        record.failed_task = Some(BOOTSTRAP_LABEL.into());
+        record.error = Some(e.to_string());
+        // When the run folder itself is unusable the error says so already:
+        // one line, not a second one about run.json.
+        if let Err(e) = write_record(&storage, &record) {
+            tracing::debug!("could not write {RUN_RECORD_FILE}: {e}");
+        }
         return Err(e.into());
     }
     progress.finish(BOOTSTRAP_LABEL, 1, total, started.elapsed());
@@ -162,6 +178,7 @@ pub fn run_dag(
             record.finished_at = Some(now_iso());
             record.failed_task = Some(label.clone());
             record.error = Some(message.clone());
+            save_params(&storage, ctx.params());
             if let Err(e) = write_record(&storage, &record) {
                 tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
             }
@@ -193,15 +210,27 @@ pub fn run_dag(
     }
     let metrics = if evaluated && !ctx.metrics().is_empty() {
         let metrics = ctx.metrics().clone();
+        // The file first: a printed block always has its metrics.json.
+        if let Err(e) = storage.write(&storage.runpath(METRICS_FILE), metrics.to_json().as_bytes())
+        {
+            record.status = RunStatus::Failed;
+            record.finished_at = Some(now_iso());
+            record.error = Some(format!("could not write {METRICS_FILE}: {e}"));
+            save_params(&storage, ctx.params());
+            if let Err(e) = write_record(&storage, &record) {
+                tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
+            }
+            return Err(e.into());
+        }
         let mut stdout = std::io::stdout().lock();
         // The block goes to stdout with a plain write, never through the logger.
         let _ = stdout.write_all(metrics.block().as_bytes());
         let _ = stdout.flush();
-        storage.write(&storage.runpath(METRICS_FILE), metrics.to_json().as_bytes())?;
         Some(metrics)
     } else {
         None
     };
+    save_params(&storage, ctx.params());
     record.status = RunStatus::Success;
     record.finished_at = Some(now_iso());
     write_record(&storage, &record)?;
@@ -210,6 +239,76 @@ pub fn run_dag(
         run_folder: meta.run_folder,
         metrics,
     })
+}
+
+/// Before a retry overwrites `run.json`: a run folder in use by a live run
+/// is refused; a run that was killed (its process gone) is named in the log;
+/// temporary files that killed writers left in the folder are removed.
+fn check_previous_run(storage: &Storage) -> Result<()> {
+    let folder = storage.run_folder();
+    let file = storage.runpath(RUN_RECORD_FILE);
+    if let Ok(bytes) = storage.read(&file) {
+        match serde_json::from_slice::<RunRecord>(&bytes) {
+            Ok(previous) => {
+                if let Some(p) = previous
+                    .process
+                    .as_ref()
+                    .filter(|_| previous.status == RunStatus::Running)
+                {
+                    match p.liveness() {
+                        Liveness::Alive if !p.is_current() => {
+                            return Err(GluersError::Usage(format!(
+                                "--retry {folder}: a run of DAG '{}' is still running in this folder (pid {} on {}, started {}); wait for it to end, or retry another folder",
+                                previous.dag, p.pid, p.host, previous.started_at
+                            )))
+                        }
+                        Liveness::Dead => tracing::warn!(
+                            "{folder}: the previous run (pid {} on {}, started {}) was killed while running; retrying it",
+                            p.pid,
+                            p.host,
+                            previous.started_at
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                "{}: damaged ({e}); it is replaced by this run's record",
+                storage.display(&file)
+            ),
+        }
+    }
+    let swept = crate::atomic::sweep_stale_temps(storage.backend().as_ref(), folder);
+    if swept > 0 {
+        tracing::info!("{folder}: removed {swept} temporary file(s) left by interrupted writes");
+    }
+    Ok(())
+}
+
+/// Adds the parameters this invocation logged to the run folder's
+/// `params.json` (a retry keeps earlier ones; a new value replaces the old).
+/// A failure is a warning: parameters are a record, not the run's output.
+fn save_params(storage: &Storage, params: &Params) {
+    if params.is_empty() {
+        return;
+    }
+    let file = storage.runpath(PARAMS_FILE);
+    let mut all = match storage.read(&file) {
+        Ok(bytes) => params_from_json(&String::from_utf8_lossy(&bytes)).unwrap_or_else(|e| {
+            tracing::warn!(
+                "{}: {e}; replaced by this run's parameters",
+                storage.display(&file)
+            );
+            Params::new()
+        }),
+        Err(_) => Params::new(),
+    };
+    for (k, v) in params {
+        all.insert(k.clone(), v.clone());
+    }
+    if let Err(e) = storage.write(&file, params_to_json(&all).as_bytes()) {
+        tracing::warn!("could not write {PARAMS_FILE}: {e}");
+    }
 }
 
 fn write_record(storage: &Storage, record: &RunRecord) -> std::result::Result<(), StorageError> {
@@ -287,6 +386,7 @@ fn build_context(
     project_dir: &Path,
     options: &RunOptions,
 ) -> Result<Context> {
+    let mut origins = context::Origins::default();
     let (mut values, meta) = match &options.retry {
         Some(arg) => {
             let folder = run_folder::resolve_run_folder(
@@ -297,7 +397,12 @@ fn build_context(
             )?;
             let file = format!("{folder}/{CONTEXT_FILE}");
             match backend.read(&file) {
-                Ok(bytes) => read_saved_context(&bytes, &backend.display(&file))?,
+                Ok(bytes) => {
+                    let shown = backend.display(&file);
+                    let (values, meta) = read_saved_context(&bytes, &shown)?;
+                    origins.record(&values, &shown);
+                    (values, own_folder(meta, folder, &backend.display(&file)))
+                }
                 Err(StorageError::NotFound { .. }) => {
                     if options.eval_only {
                         return Err(GluersError::Usage(format!(
@@ -310,7 +415,10 @@ fn build_context(
                         run_folder: folder,
                         created_at: now_iso(),
                     };
-                    (context::load_config_dir(&settings.config_dir)?, meta)
+                    (
+                        context::load_config_dir_traced(&settings.config_dir, &mut origins)?,
+                        meta,
+                    )
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -322,7 +430,10 @@ fn build_context(
                 run_folder,
                 created_at: now_iso(),
             };
-            (context::load_config_dir(&settings.config_dir)?, meta)
+            (
+                context::load_config_dir_traced(&settings.config_dir, &mut origins)?,
+                meta,
+            )
         }
     };
     for patch in &options.patches {
@@ -336,10 +447,13 @@ fn build_context(
             other => other.into(),
         })?;
         let text = String::from_utf8_lossy(&bytes);
-        context::deep_merge(&mut values, context::parse_yaml_mapping(&text, &shown)?);
+        let mapping = context::parse_yaml_mapping(&text, &shown)?;
+        origins.record(&mapping, &shown);
+        context::deep_merge(&mut values, mapping);
     }
     for patch in &options.local_patches {
         let path = project_dir.join(patch);
+        context::check_file_size(&path, patch)?;
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 GluersError::Usage(format!(
@@ -350,14 +464,37 @@ fn build_context(
                 GluersError::Config(format!("--local-patch {patch}: {e}"))
             }
         })?;
-        context::deep_merge(&mut values, context::parse_yaml_mapping(&text, patch)?);
+        let mapping = context::parse_yaml_mapping(&text, patch)?;
+        origins.record(&mapping, patch);
+        context::deep_merge(&mut values, mapping);
     }
-    Ok(Context::new(values, meta))
+    Ok(Context::new(values, meta)
+        .with_origins(origins)
+        .with_strict(settings.strict_config))
+}
+
+/// The identity of a retried run: a run writes only into the folder the
+/// user named. A `context.yaml` that names another folder (a copied or
+/// moved run folder) is corrected, and the log says so: following it would
+/// overwrite the original run's outputs.
+fn own_folder(mut meta: RunMeta, folder: String, origin: &str) -> RunMeta {
+    if meta.run_folder != folder {
+        let run_id = run_folder::run_id_of(&folder).to_string();
+        tracing::warn!(
+            "{origin} names the run folder {} (run id {}); this run writes into {folder}, the folder given to --retry, with run id {run_id}",
+            meta.run_folder,
+            meta.run_id
+        );
+        meta.run_folder = folder;
+        meta.run_id = run_id;
+    }
+    meta
 }
 
 /// Splits a saved `context.yaml` into its values and the run's identity.
 fn read_saved_context(bytes: &[u8], origin: &str) -> Result<(Mapping, RunMeta)> {
     let text = String::from_utf8_lossy(bytes);
+    crate::limits::check_config_text(&text, origin, crate::limits::MAX_CONFIG_BYTES)?;
     let mut mapping: Mapping = match serde_norway::from_str::<Value>(&text) {
         Ok(Value::Mapping(m)) => m,
         Ok(_) => {

@@ -9,6 +9,7 @@
 //! config_dir = "configs"
 //! storage_root = "data"
 //! log_level = "info"
+//! strict_config = true   # a key no task's config type knows is an error
 //!
 //! [storage]
 //! backend = "local"   # or "memory"
@@ -46,6 +47,9 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// The metrics and parameters backend.
     pub ops: OpsSettings,
+    /// Whether a task's typed config read (`ctx.config::<T>`) refuses keys
+    /// `T` does not know, such as a misspelt key in a patch (default: true).
+    pub strict_config: bool,
     /// The settings file these came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -95,6 +99,7 @@ impl Default for Settings {
             log_level: "info".to_string(),
             storage: StorageSettings::default(),
             ops: OpsSettings::default(),
+            strict_config: true,
             source: None,
         }
     }
@@ -115,6 +120,11 @@ impl Settings {
         };
         let mut settings = match std::fs::read_to_string(&path) {
             Ok(text) => {
+                crate::limits::check_config_text(
+                    &text,
+                    &path.display().to_string(),
+                    crate::limits::MAX_SETTINGS_BYTES,
+                )?;
                 let mut s: Settings = toml::from_str(&text).map_err(|e| GluersError::Settings {
                     path: path.clone(),
                     message: one_line(&e.to_string()),
@@ -137,7 +147,22 @@ impl Settings {
         if let Some(root) = env(STORAGE_ROOT_ENV).filter(|v| !v.is_empty()) {
             settings.storage_root = PathBuf::from(root);
         }
+        if !is_log_level(&settings.log_level) {
+            return Err(GluersError::Settings {
+                message: format!(
+                    "log_level = {:?} is not a log level; use error, warn, info, debug or trace",
+                    settings.log_level
+                ),
+                path: settings.source.clone().unwrap_or_default(),
+            });
+        }
         if let Some(level) = env(LOG_LEVEL_ENV).filter(|v| !v.is_empty()) {
+            if !is_log_level(&level) {
+                return Err(GluersError::Usage(format!(
+                    "{LOG_LEVEL_ENV}={}: not a log level; use error, warn, info, debug or trace",
+                    crate::error::escape_controls(&level)
+                )));
+            }
             settings.log_level = level;
         }
         settings.config_dir = project_dir.join(&settings.config_dir);
@@ -146,14 +171,30 @@ impl Settings {
     }
 }
 
+/// Whether `level` names a log level (any case; `warning` is `warn`).
+pub fn is_log_level(level: &str) -> bool {
+    matches!(
+        level.to_ascii_lowercase().as_str(),
+        "error" | "warn" | "warning" | "info" | "debug" | "trace"
+    )
+}
+
 /// Folds a multi-line parser message (toml's has a source excerpt) into one line.
+/// Long excerpts (a huge line of the file) are cut.
 pub(crate) fn one_line(message: &str) -> String {
-    message
+    const MAX: usize = 400;
+    let line = message
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.chars().all(|c| "|^ 0123456789".contains(c)))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    if line.chars().count() <= MAX {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX).collect();
+    cut.push_str("...");
+    cut
 }
 
 #[cfg(test)]

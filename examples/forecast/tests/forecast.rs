@@ -196,7 +196,15 @@ fn retry_from_task_and_compare_walkthrough() {
     assert_eq!(format!("{:.2}", metric(&out, "forecast_mape")), "6.66");
     let (table, _, code) = run(
         dir.path(),
-        &["dag", "forecast", "--compare", "runs/a", "runs/b"],
+        &[
+            "dag",
+            "forecast",
+            "--compare",
+            "runs/a",
+            "runs/b",
+            "--format",
+            "gluepy",
+        ],
     );
     assert_eq!(code, 0);
     let lines: Vec<&str> = table.lines().collect();

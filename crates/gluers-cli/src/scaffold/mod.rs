@@ -117,12 +117,22 @@ pub fn new_project(opts: &NewProjectOptions) -> Result<PathBuf, ScaffoldError> {
     if root.symlink_metadata().is_ok() {
         return Err(ScaffoldError::ProjectExists { path: root });
     }
+    let mut rollback = Rollback::new();
+    // The first missing ancestor of the target folder: created here, so
+    // removed again on failure.
+    if let Some(first_missing) = opts
+        .dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && a.symlink_metadata().is_err())
+        .last()
+    {
+        rollback.push(first_missing.to_path_buf());
+    }
     fs::create_dir_all(&opts.dir).map_err(io_error("create the folder", &opts.dir))?;
     fs::create_dir(&root).map_err(|e| match e.kind() {
         ErrorKind::AlreadyExists => ScaffoldError::ProjectExists { path: root.clone() },
         _ => io_error("create the folder", &root)(e),
     })?;
-    let mut rollback = Rollback::new();
     rollback.push(root.clone());
 
     let vars = context! {

@@ -106,7 +106,8 @@ fn new_project_lays_out_a_complete_project() {
     assert_eq!(settings["log_level"].as_str(), Some("info"));
     assert_eq!(settings["storage"]["backend"].as_str(), Some("local"));
     assert_eq!(settings["ops"]["backend"].as_str(), Some("log"));
-    assert_eq!(settings.len(), 5, "{settings:?}");
+    assert_eq!(settings["strict_config"].as_bool(), Some(true));
+    assert_eq!(settings.len(), 6, "{settings:?}");
 
     let context: serde_norway::Value =
         serde_norway::from_str(&read(root.join("configs/context.yaml"))).unwrap();

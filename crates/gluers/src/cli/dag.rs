@@ -21,6 +21,7 @@ Examples:
   dag forecast --from-task train_model --retry RUN_FOLDER
   dag forecast --local-patch configs/daily.yaml override context values
   dag forecast --compare                        metrics of every run, oldest first
+  dag forecast --compare A B --format gluepy    Gluepy's exact table
   dag forecast --describe                       tasks and what each metric means")]
 pub struct DagArgs {
     /// The DAG's label (see `list`).
@@ -63,7 +64,8 @@ pub struct DagArgs {
     #[arg(long, conflicts_with_all = ["task", "from_task", "retry", "skip_eval", "eval_only"])]
     pub describe: bool,
 
-    /// Output format for --compare (tsv, json) or --describe (text, json).
+    /// Output format for --compare (tsv: with status, date and params; json; gluepy:
+    /// Gluepy's exact table) or --describe (text, json).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
 }

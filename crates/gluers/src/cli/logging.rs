@@ -4,15 +4,24 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+use crate::error::{escape_controls, GluersError, Result};
+
 /// Installs the stderr logger. `-q` shows only warnings and errors, each
-/// `-v` one level more than the settings' level.
-pub fn init(settings_level: &str, verbose: u8, quiet: bool) {
+/// `-v` one level more than the settings' level. An unknown level, or a
+/// `GLUERS_LOG` filter that does not parse, is an error, not silently `info`.
+pub fn init(settings_level: &str, verbose: u8, quiet: bool) -> Result<()> {
     let base = match settings_level.to_ascii_lowercase().as_str() {
         "error" => 0,
         "warn" | "warning" => 1,
         "debug" => 3,
         "trace" => 4,
-        _ => 2,
+        "info" => 2,
+        other => {
+            return Err(GluersError::Usage(format!(
+                "log level {:?}: not a log level; use error, warn, info, debug or trace",
+                escape_controls(other)
+            )))
+        }
     };
     let level = if quiet {
         1
@@ -20,7 +29,15 @@ pub fn init(settings_level: &str, verbose: u8, quiet: bool) {
         (base + verbose as usize).min(4)
     };
     let name = ["error", "warn", "info", "debug", "trace"][level];
-    let filter = EnvFilter::try_from_env("GLUERS_LOG").unwrap_or_else(|_| EnvFilter::new(name));
+    let filter = match std::env::var("GLUERS_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(&spec).map_err(|e| {
+            GluersError::Usage(format!(
+                "GLUERS_LOG={}: not a log filter ({e}); use e.g. GLUERS_LOG=debug or GLUERS_LOG=gluers=trace",
+                escape_controls(&spec)
+            ))
+        })?,
+        _ => EnvFilter::new(name),
+    };
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
@@ -28,4 +45,5 @@ pub fn init(settings_level: &str, verbose: u8, quiet: bool) {
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
+    Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_norway::{Mapping, Value};
 
-use super::PROTECTED_KEY;
+use super::{Origins, PROTECTED_KEY};
 use crate::error::{GluersError, Result};
 
 /// Parses `text` (from `origin`, named in errors) as a YAML mapping.
@@ -13,6 +13,7 @@ use crate::error::{GluersError, Result};
 /// line and column; a top-level value that is not a mapping, or the protected
 /// `gluers` key, is refused.
 pub fn parse_yaml_mapping(text: &str, origin: &str) -> Result<Mapping> {
+    crate::limits::check_config_text(text, origin, crate::limits::MAX_CONFIG_BYTES)?;
     let value: Value = serde_norway::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
@@ -81,6 +82,11 @@ pub fn deep_merge(base: &mut Mapping, over: Mapping) {
 ///
 /// A missing folder is an empty context: a project may have no config.
 pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
+    load_config_dir_traced(dir, &mut Origins::default())
+}
+
+/// [`load_config_dir`], recording which file set each key in `origins`.
+pub(crate) fn load_config_dir_traced(dir: &Path, origins: &mut Origins) -> Result<Mapping> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Mapping::new()),
@@ -107,11 +113,28 @@ pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
     let mut merged = Mapping::new();
     for file in files {
         let origin = file.display().to_string();
+        check_file_size(&file, &origin)?;
         let text = std::fs::read_to_string(&file)
             .map_err(|e| GluersError::Config(format!("{origin}: cannot read: {e}")))?;
-        deep_merge(&mut merged, parse_yaml_mapping(&text, &origin)?);
+        let mapping = parse_yaml_mapping(&text, &origin)?;
+        origins.record(&mapping, &origin);
+        deep_merge(&mut merged, mapping);
     }
     Ok(merged)
+}
+
+/// Refuses a file over the configuration size limit before reading it.
+pub(crate) fn check_file_size(path: &Path, origin: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > crate::limits::MAX_CONFIG_BYTES as u64 => {
+            Err(GluersError::Config(format!(
+                "{origin}: {} bytes, over the limit of {} MiB for a configuration file; split it or load the data as a file on the storage instead",
+                meta.len(),
+                crate::limits::MAX_CONFIG_BYTES / (1024 * 1024)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,12 @@
 //! `<run_folder>/context.yaml` by the bootstrap task, and `--retry` reloads it.
 
 mod load;
+mod origins;
 
+pub(crate) use load::check_file_size;
+pub(crate) use load::load_config_dir_traced;
 pub use load::{deep_merge, load_config_dir, parse_yaml_mapping};
+pub use origins::Origins;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -39,6 +43,8 @@ pub struct Context {
     /// Always a mapping: the merged values without the protected key.
     values: Value,
     meta: RunMeta,
+    origins: Origins,
+    strict: bool,
 }
 
 impl Context {
@@ -47,7 +53,22 @@ impl Context {
         Context {
             values: Value::Mapping(values),
             meta,
+            origins: Origins::default(),
+            strict: true,
         }
+    }
+
+    /// The files the values came from, named in errors about a key.
+    pub fn with_origins(mut self, origins: Origins) -> Self {
+        self.origins = origins;
+        self
+    }
+
+    /// Whether [`get`](Self::get) refuses keys its type does not know
+    /// (default: yes; settings `strict_config = false` turns it off).
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
     }
 
     /// The run's identity.
@@ -71,20 +92,44 @@ impl Context {
     /// ```
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let value = self.lookup(path)?;
-        serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-            // The key path down to the value that does not fit.
-            let inner = e.path().to_string();
-            let key = match (path, inner.as_str()) {
-                (_, ".") | (_, "") => path.to_string(),
-                ("", inner) => inner.to_string(),
-                (path, inner) => format!("{path}.{inner}"),
-            };
+        let type_name = std::any::type_name::<T>();
+        let join = |inner: &str| match (path, inner) {
+            (p, "" | ".") => p.to_string(),
+            ("", i) => i.to_string(),
+            (p, i) => format!("{p}.{i}"),
+        };
+        let mut unknown = Vec::new();
+        let mut note = |p: serde_ignored::Path| unknown.push(p.to_string());
+        let ignored = serde_ignored::Deserializer::new(value.clone(), &mut note);
+        let typed: T = serde_path_to_error::deserialize(ignored).map_err(|e| {
+            let key = join(&e.path().to_string());
             GluersError::Config(format!(
-                "context key '{key}': {} (read as {}); fix it in the config folder's YAML or a patch",
-                e.inner(),
-                std::any::type_name::<T>()
+                "{}context key '{key}': {} (read as {type_name}); fix the value there or in a patch",
+                self.origin_prefix(&key),
+                e.inner()
             ))
-        })
+        })?;
+        if let Some(first) = unknown.first() {
+            let key = join(first);
+            let message = format!(
+                "{}context key '{key}' is not a field of {type_name}; fix its spelling, or set strict_config = false in the settings to ignore unknown keys",
+                self.origin_prefix(&key)
+            );
+            if self.strict {
+                return Err(GluersError::Config(message));
+            }
+            for key in &unknown {
+                tracing::warn!("context key '{}' is not read by {type_name}", join(key));
+            }
+        }
+        Ok(typed)
+    }
+
+    fn origin_prefix(&self, key: &str) -> String {
+        self.origins
+            .of(key)
+            .map(|o| format!("{o}: "))
+            .unwrap_or_default()
     }
 
     /// The raw value at a dotted `path`; an empty path is the whole context.

@@ -1,23 +1,30 @@
-//! The local-filesystem storage backend.
+//! The local-filesystem storage backend, confined to its root by the
+//! kernel: every operation goes through [`confined`](super::confined), relative
+//! to a descriptor of the root, whoever calls it (the runner, a task through
+//! `ctx.storage().backend()`, a project command).
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use super::{StorageBackend, StorageError, StorageResult};
-use crate::atomic::write_atomic;
+use rustix::fs::{FileType, Mode, OFlags};
+
+use super::confined::{self, Refusal, Root};
+use super::{normalize_key, StorageBackend, StorageError, StorageResult};
 
 /// Files under a folder on the local disk (Gluepy's default `data/`).
 ///
-/// Every path is checked to stay inside the root, following symlinks: a
-/// link inside the root that points outside it is refused.
+/// Paths are resolved by the kernel below a descriptor of the root held by
+/// the backend (`openat2` with `RESOLVE_BENEATH`, or `O_NOFOLLOW` walks where
+/// that is missing): `..`, absolute paths and symbolic links that lead out
+/// of the root are refused, at the moment of use, for every operation.
 pub struct LocalStorage {
     root: PathBuf,
     /// The root as the user configured it, for messages.
     shown_root: String,
-    /// The canonical root once it exists; computed lazily because the
-    /// folder may be created by the first write.
-    canonical_root: std::sync::OnceLock<PathBuf>,
-    /// Folders below the root already checked for links.
-    checked: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    /// The root's descriptor, opened when the root first exists (the
+    /// first write may create it).
+    fd: OnceLock<Root>,
 }
 
 impl LocalStorage {
@@ -27,8 +34,7 @@ impl LocalStorage {
         LocalStorage {
             shown_root: root.display().to_string(),
             root,
-            canonical_root: std::sync::OnceLock::new(),
-            checked: std::sync::Mutex::new(std::collections::HashSet::new()),
+            fd: OnceLock::new(),
         }
     }
 
@@ -37,81 +43,45 @@ impl LocalStorage {
         &self.root
     }
 
-    fn canonical_root(&self) -> Option<&Path> {
-        if let Some(p) = self.canonical_root.get() {
-            return Some(p);
+    /// The root's descriptor; `create` makes the root folder when missing.
+    fn handle(&self, key: &str, create: bool) -> StorageResult<&Root> {
+        if let Some(root) = self.fd.get() {
+            return Ok(root);
         }
-        let canonical = std::fs::canonicalize(&self.root).ok()?;
-        Some(self.canonical_root.get_or_init(|| canonical))
+        if create {
+            std::fs::create_dir_all(&self.root).map_err(|e| self.io(key, e))?;
+        }
+        let root = Root::open(&self.root).map_err(|e| self.io(key, e))?;
+        Ok(self.fd.get_or_init(|| root))
     }
 
-    /// The file for `key`, refusing symlink escapes: every existing
-    /// component below the root is checked with `lstat`, and a symlink must
-    /// resolve inside the canonical root. Folders already checked are
-    /// remembered, so repeated writes into a run folder cost one `lstat`.
-    fn resolve(&self, key: &str) -> StorageResult<PathBuf> {
-        let path = if key.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(key)
-        };
-        let Some(root) = self.canonical_root() else {
-            // No root yet: nothing under it can be a link.
-            return Ok(path);
-        };
-        let mut current = self.root.clone();
-        for part in key.split('/').filter(|p| !p.is_empty()) {
-            current.push(part);
-            if self.checked_dirs().contains(&current) {
-                continue;
-            }
-            let Ok(meta) = std::fs::symlink_metadata(&current) else {
-                break; // Nothing exists below a missing component.
-            };
-            if meta.file_type().is_symlink() {
-                let inside = std::fs::canonicalize(&current)
-                    .map(|real| real.starts_with(root))
-                    .unwrap_or(false);
-                if !inside {
-                    return Err(StorageError::Escape {
-                        path: self.display(key),
-                        reason: "a symbolic link leads out of the storage root",
-                        root: self.shown_root.clone(),
-                    });
-                }
-            }
-            if meta.is_dir() || meta.file_type().is_symlink() {
-                self.checked_dirs().insert(current.clone());
-            }
-        }
-        Ok(path)
+    /// The key for `path`, refusing `..` out of the root and absolute paths.
+    fn key(&self, path: &str) -> StorageResult<String> {
+        normalize_key(path).map_err(|_| StorageError::Escape {
+            path: path.to_string(),
+            reason: "'..' and absolute paths lead out of the storage root",
+            root: self.shown_root.clone(),
+        })
     }
 
-    fn checked_dirs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<PathBuf>> {
-        self.checked.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Opens a folder after checking it, and lists which of its entries
-    /// are links; `None` when that fails (the careful path then runs).
-    fn check_folder(&self, folder: &str) -> Option<CheckedFolder> {
-        let dir = self.resolve(folder).ok()?;
-        let mut links = std::collections::HashSet::new();
-        for entry in std::fs::read_dir(&dir).ok()? {
-            let entry = entry.ok()?;
-            if entry.file_type().ok()?.is_symlink() {
-                links.insert(entry.file_name().to_string_lossy().into_owned());
-            }
+    fn refused(&self, key: &str, r: Refusal) -> StorageError {
+        match r {
+            Refusal::Escape => StorageError::Escape {
+                path: self.display(key),
+                reason: "a symbolic link leads out of the storage root",
+                root: self.shown_root.clone(),
+            },
+            Refusal::Io(e) => self.io(key, e),
         }
-        let flags = rustix::fs::OFlags::DIRECTORY
-            | rustix::fs::OFlags::NOFOLLOW
-            | rustix::fs::OFlags::CLOEXEC;
-        let fd = rustix::fs::open(&dir, flags, rustix::fs::Mode::empty()).ok()?;
-        Some(CheckedFolder { fd, links })
     }
 
     fn io(&self, key: &str, source: std::io::Error) -> StorageError {
         if source.kind() == std::io::ErrorKind::NotFound {
             StorageError::NotFound {
+                path: self.display(key),
+            }
+        } else if source.kind() == std::io::ErrorKind::FileTooLarge {
+            StorageError::TooLarge {
                 path: self.display(key),
             }
         } else {
@@ -121,65 +91,93 @@ impl LocalStorage {
             }
         }
     }
+
+    /// Opens `key` below the root; `Ok(None)` when it does not exist.
+    fn open(&self, key: &str, flags: OFlags) -> StorageResult<Option<OwnedFd>> {
+        let root = match self.handle(key, false) {
+            Ok(root) => root,
+            Err(StorageError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match root.open_at(key, flags, Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Refusal::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+            {
+                Ok(None)
+            }
+            Err(r) => Err(self.refused(key, r)),
+        }
+    }
+
+    fn file_type(&self, path: &str) -> StorageResult<Option<FileType>> {
+        let key = self.key(path)?;
+        match self.open(&key, OFlags::PATH)? {
+            Some(fd) => Ok(Some(
+                confined::file_type(&fd).map_err(|e| self.io(&key, e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    #[cfg(test)]
+    fn force_walk(&self) {
+        self.handle("", true).unwrap().force_walk();
+    }
 }
 
 impl StorageBackend for LocalStorage {
     fn read(&self, path: &str) -> StorageResult<Vec<u8>> {
-        std::fs::read(self.resolve(path)?).map_err(|e| self.io(path, e))
-    }
-
-    /// Checks each parent folder once (one directory listing tells which
-    /// entries are links), then opens each file without following a final
-    /// link: about three system calls a file instead of seven.
-    fn read_many(&self, paths: &[String]) -> Vec<StorageResult<Vec<u8>>> {
-        let mut folders: std::collections::HashMap<&str, Option<CheckedFolder>> =
-            std::collections::HashMap::new();
-        paths
-            .iter()
-            .map(|key| {
-                let Some((folder, _file)) = key.rsplit_once('/') else {
-                    return self.read(key);
-                };
-                let Some((grandparent, name)) = folder.rsplit_once('/') else {
-                    return self.read(key);
-                };
-                let checked = folders
-                    .entry(grandparent)
-                    .or_insert_with(|| self.check_folder(grandparent));
-                match checked {
-                    Some(f) if !f.links.contains(name) => {
-                        match read_at(&f.fd, &key[grandparent.len() + 1..]) {
-                            Ok(bytes) => Ok(bytes),
-                            // A link, or anything unusual: the careful path decides.
-                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => self.read(key),
-                            Err(e) => Err(self.io(key, e)),
-                        }
-                    }
-                    _ => self.read(key),
-                }
-            })
-            .collect()
+        let key = self.key(path)?;
+        let fd = self
+            .open(&key, OFlags::RDONLY)?
+            .ok_or_else(|| StorageError::NotFound {
+                path: self.display(&key),
+            })?;
+        if confined::file_type(&fd).map_err(|e| self.io(&key, e))? == FileType::Directory {
+            return Err(StorageError::Invalid {
+                path: self.display(&key),
+                message: "is a folder, not a file".into(),
+            });
+        }
+        confined::read_all(&fd).map_err(|e| self.io(&key, e))
     }
 
     fn write(&self, path: &str, data: &[u8]) -> StorageResult<()> {
-        let file = self.resolve(path)?;
-        write_atomic(&file, data).map_err(|e| self.io(path, e))
+        let key = self.key(path)?;
+        if key.is_empty() {
+            return Err(StorageError::Invalid {
+                path: self.shown_root.clone(),
+                message: "is the storage root, not a file".into(),
+            });
+        }
+        let root = self.handle(&key, true)?;
+        let (dir, name) = root.parent(&key, true).map_err(|r| self.refused(&key, r))?;
+        confined::write_atomic_at(&dir, name, data).map_err(|e| self.io(&key, e))
     }
 
     fn rm(&self, path: &str, recursive: bool) -> StorageResult<()> {
-        let file = self.resolve(path)?;
-        let meta = std::fs::symlink_metadata(&file).map_err(|e| self.io(path, e))?;
-        if meta.is_dir() {
-            if !recursive {
-                return Err(StorageError::Invalid {
-                    path: self.display(path),
-                    message: "is a folder; remove it with recursive = true".into(),
-                });
-            }
-            std::fs::remove_dir_all(&file).map_err(|e| self.io(path, e))
-        } else {
-            std::fs::remove_file(&file).map_err(|e| self.io(path, e))
+        let key = self.key(path)?;
+        if key.is_empty() {
+            return Err(StorageError::Invalid {
+                path: self.shown_root.clone(),
+                message: "is the storage root; remove what is in it instead".into(),
+            });
         }
+        let root = self.handle(&key, false)?;
+        let (dir, name) = root
+            .parent(&key, false)
+            .map_err(|r| self.refused(&key, r))?;
+        let st = rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| self.io(&key, e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory && !recursive {
+            return Err(StorageError::Invalid {
+                path: self.display(&key),
+                message: "is a folder; remove it with recursive = true".into(),
+            });
+        }
+        confined::remove_tree(&dir, name).map_err(|e| self.io(&key, e))
     }
 
     fn cp(&self, from: &str, to: &str) -> StorageResult<()> {
@@ -188,26 +186,28 @@ impl StorageBackend for LocalStorage {
     }
 
     fn ls(&self, path: &str) -> StorageResult<Vec<String>> {
-        let dir = self.resolve(path)?;
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(|e| self.io(path, e))? {
-            let entry = entry.map_err(|e| self.io(path, e))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-        names.sort();
-        Ok(names)
+        let key = self.key(path)?;
+        let root = self.handle(&key, false)?;
+        let dir = root
+            .dir(&key, false, confined::LIST_DIR)
+            .map_err(|r| self.refused(&key, r))?;
+        confined::list(&dir).map_err(|e| self.io(&key, e))
     }
 
     fn mkdir(&self, path: &str) -> StorageResult<()> {
-        std::fs::create_dir_all(self.resolve(path)?).map_err(|e| self.io(path, e))
+        let key = self.key(path)?;
+        let root = self.handle(&key, true)?;
+        root.dir(&key, true, confined::PATH_DIR)
+            .map(drop)
+            .map_err(|r| self.refused(&key, r))
     }
 
     fn isdir(&self, path: &str) -> StorageResult<bool> {
-        Ok(self.resolve(path)?.is_dir())
+        Ok(self.file_type(path)? == Some(FileType::Directory))
     }
 
     fn isfile(&self, path: &str) -> StorageResult<bool> {
-        Ok(self.resolve(path)?.is_file())
+        Ok(self.file_type(path)? == Some(FileType::RegularFile))
     }
 
     fn display(&self, path: &str) -> String {
@@ -218,38 +218,18 @@ impl StorageBackend for LocalStorage {
         }
     }
 
+    /// The path on disk after checking, through the root's descriptor, that
+    /// it stays below the root. A path is only as safe as that moment: code
+    /// that must not follow a later swap uses the backend's operations.
     fn local_path(&self, path: &str) -> Option<PathBuf> {
-        self.resolve(path).ok()
-    }
-}
-
-/// A folder checked for links once, held open for reads relative to it.
-struct CheckedFolder {
-    fd: std::os::fd::OwnedFd,
-    links: std::collections::HashSet<String>,
-}
-
-/// Reads a whole file relative to `dir`, refusing to follow a link in its
-/// last component. Relative opens skip the walk of the long absolute path,
-/// and a short read of a regular file is its end: about three system calls
-/// a file.
-fn read_at(dir: &std::os::fd::OwnedFd, rel: &str) -> std::io::Result<Vec<u8>> {
-    let flags =
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(dir, rel, flags, rustix::fs::Mode::empty())?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        match rustix::io::read(&fd, &mut chunk) {
-            Ok(0) => return Ok(bytes),
-            Ok(n) => {
-                bytes.extend_from_slice(&chunk[..n]);
-                if n < chunk.len() {
-                    return Ok(bytes);
-                }
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+        let key = self.key(path).ok()?;
+        match self.open(&key, OFlags::PATH) {
+            Ok(_) => Some(if key.is_empty() {
+                self.root.clone()
+            } else {
+                self.root.join(&key)
+            }),
+            Err(_) => None,
         }
     }
 }
@@ -337,5 +317,84 @@ mod tests {
             s.read("runs/a/x.txt"),
             Err(StorageError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn the_fallback_walk_refuses_every_link_and_escape() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"SECRET").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(root.path());
+        s.write("runs/a/x.txt", b"hello").unwrap();
+        s.force_walk();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out")).unwrap();
+        std::os::unix::fs::symlink("runs", root.path().join("alias")).unwrap();
+        assert_eq!(s.read("runs/a/x.txt").unwrap(), b"hello");
+        for path in ["out/secret", "alias/a/x.txt"] {
+            assert!(
+                matches!(s.read(path), Err(StorageError::Escape { .. })),
+                "{path}: {:?}",
+                s.read(path)
+            );
+        }
+        assert!(s.write("out/new", b"x").is_err());
+        assert!(s.read("../secret").is_err());
+        assert!(!outside.path().join("new").exists());
+        s.write("runs/b/y.txt", b"walked").unwrap();
+        assert_eq!(s.ls("runs").unwrap(), ["a", "b"]);
+        s.rm("runs", true).unwrap();
+        assert!(outside.path().join("secret").exists());
+    }
+
+    #[test]
+    fn the_fallback_walk_never_follows_a_swapped_folder() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"SECRET").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(root.path());
+        s.write("runs/x/secret", b"inside").unwrap();
+        s.force_walk();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("runs/x.link")).unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let runs = std::fs::File::open(root.path().join("runs")).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    rustix::fs::renameat_with(
+                        &runs,
+                        "x",
+                        &runs,
+                        "x.link",
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    )
+                    .unwrap();
+                }
+            });
+            for i in 0..3000 {
+                if let Ok(bytes) = s.read("runs/x/secret") {
+                    assert_eq!(bytes, b"inside");
+                }
+                let _ = s.write(&format!("runs/x/w{}", i % 4), b"w");
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        let names: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "nothing written outside");
+    }
+
+    #[test]
+    fn short_reads_are_not_the_end_of_the_file() {
+        let (mut writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            for part in [&b"abc"[..], b"def", b"ghi"] {
+                writer.write_all(part).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        let fd = std::os::fd::OwnedFd::from(reader);
+        assert_eq!(confined::read_all(&fd).unwrap(), b"abcdefghi");
+        feeder.join().unwrap();
     }
 }

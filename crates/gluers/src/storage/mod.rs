@@ -5,6 +5,7 @@
 //! memory here; object stores later); [`Storage`] is the handle tasks use,
 //! which adds the run folder (`runpath`) and text helpers.
 
+mod confined;
 mod local;
 mod memory;
 
@@ -32,6 +33,12 @@ pub enum StorageError {
         reason: &'static str,
         /// The storage root.
         root: String,
+    },
+    /// A write went over the process's file-size limit (EFBIG, `ulimit -f`).
+    #[error("{path}: file too large for this process's file-size limit (ulimit -f); raise the limit or write less")]
+    TooLarge {
+        /// The path that failed.
+        path: String,
     },
     /// An I/O error from the backend.
     #[error("{path}: {source}")]
