@@ -203,6 +203,8 @@ pub fn run_dag(
         });
     }
 
+    // The spinner goes before the metrics block reaches the terminal.
+    drop(progress);
     if evaluated && ctx.metrics().is_empty() {
         tracing::warn!(
             "the evaluation tasks logged no metrics: no metrics block, no {METRICS_FILE}"

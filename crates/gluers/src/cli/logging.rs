@@ -1,6 +1,6 @@
 //! Logging to stderr through `tracing`, at a level from flags or settings.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
 
@@ -39,11 +39,40 @@ pub fn init(settings_level: &str, verbose: u8, quiet: bool) -> Result<()> {
         _ => EnvFilter::new(name),
     };
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| LineWriter(Vec::new()))
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
     Ok(())
+}
+
+/// One log line for stderr, written when the logger drops it, with the
+/// live progress spinner cleared meanwhile, so that no spinner frame sticks
+/// to the line.
+struct LineWriter(Vec<u8>);
+
+impl std::io::Write for LineWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        crate::progress::suspend(|| {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&self.0);
+            let _ = err.flush();
+        });
+    }
 }
