@@ -1,5 +1,7 @@
 //! `dag LABEL --compare`: a table of metrics across run folders.
 
+pub(crate) mod index;
+
 use std::path::Path;
 
 use serde_json::json;
@@ -38,7 +40,14 @@ pub fn compare(
     format: CompareFormat,
 ) -> Result<String> {
     let rows = if folders.is_empty() {
-        discover(backend, dag_label)?
+        // Every run of the DAG: from the index when it can be trusted.
+        match index::runs_of(backend, dag_label) {
+            Some(runs) => runs
+                .into_iter()
+                .map(|(folder, metrics)| Row { folder, metrics })
+                .collect(),
+            None => discover(backend, dag_label)?,
+        }
     } else {
         let keys = folders
             .iter()

@@ -1,0 +1,336 @@
+//! The index of runs that `dag LABEL --compare` (no folders) reads instead
+//! of two files in every run folder.
+//!
+//! `runs/.gluers/index.json` holds, for every run folder with a readable
+//! `run.json`, its DAG, start time, status and metrics, in the order the
+//! folder scan gives them, plus a stamp (modification time) of every folder
+//! of the `runs/YYYY/M/D` tree. It is a cache: the run folders stay the
+//! truth, and any doubt sends the reader back to them.
+//!
+//! - **Stale or missing**: the index is rebuilt (by the same walk as the
+//!   scan) and replaced atomically (temporary file, rename), so a killed
+//!   process leaves the old index or the new one. A run folder added or
+//!   removed changes its day folder's time; a folder changed less than
+//!   [`RACY`] before the index was stamped is not trusted, since two changes
+//!   within a file system's timestamp granularity look the same.
+//! - **Runs in progress**: the runner writes a marker in
+//!   `runs/.gluers/pending/` before it touches a run folder and, when it is
+//!   done, bumps the day folder's time and then removes the marker. Marked
+//!   runs are read from their folders on every compare, so a run killed at
+//!   any point (its marker stays) is still seen as its files are.
+//! - **Anything unusual** (a `metrics.json` that does not parse, a metric
+//!   the index cannot hold, storage that is not a local folder): no index;
+//!   the caller scans the folders, and reports what the scan reports.
+//!
+//! What the index cannot see: a file changed in place inside an existing
+//! run folder by another program (not gluers' runner). Deleting
+//! `runs/.gluers/index.json` makes the next compare rebuild it.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Metrics, METRICS_FILE};
+use crate::run_record::{RunRecord, RunStatus, RUN_RECORD_FILE};
+use crate::storage::{StorageBackend, StorageError};
+
+/// The index, as a storage key.
+pub const INDEX_FILE: &str = "runs/.gluers/index.json";
+/// Markers of the runs in progress, one empty file per run folder.
+const PENDING_DIR: &str = "runs/.gluers/pending";
+/// The index format's version; another version is rebuilt.
+const VERSION: u32 = 1;
+/// Folders changed this close to the stamp are not trusted.
+pub const RACY: Duration = Duration::from_secs(2);
+
+/// The index file. Its strings borrow from the file's bytes when they can
+/// (no escapes), so reading 10,000 runs allocates little.
+#[derive(Serialize, Deserialize)]
+struct Index<'a> {
+    version: u32,
+    /// When the stamps were taken, in nanoseconds since the epoch.
+    stamped_at: i128,
+    /// `runs`, `runs/YYYY`, `runs/YYYY/M` and `runs/YYYY/M/D`, with their times.
+    #[serde(borrow)]
+    folders: Vec<(Cow<'a, str>, i128)>,
+    #[serde(borrow)]
+    runs: Vec<Entry<'a>>,
+}
+
+/// One run folder, in scan order (one-letter names: 10,000 of them are
+/// read on every compare).
+#[derive(Clone, Serialize, Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow, rename = "f")]
+    folder: Cow<'a, str>,
+    #[serde(borrow, rename = "d")]
+    dag: Cow<'a, str>,
+    #[serde(borrow, rename = "t")]
+    started_at: Cow<'a, str>,
+    #[serde(rename = "s")]
+    status: RunStatus,
+    #[serde(borrow, rename = "m")]
+    metrics: Option<Vec<(Cow<'a, str>, f64)>>,
+}
+
+/// Every run of `dag` with its metrics, oldest first, as the folder scan
+/// would give them; `None` when the caller should scan (see the module).
+pub(crate) fn runs_of(
+    backend: &dyn StorageBackend,
+    dag: &str,
+) -> Option<Vec<(String, Option<Metrics>)>> {
+    let root = backend.local_path("")?;
+    let bytes = std::fs::read(root.join(INDEX_FILE)).unwrap_or_default();
+    let mut runs = match load(&root, &bytes) {
+        Some(index) => index.runs,
+        None => rebuild(backend, &root)?,
+    };
+    overlay_pending(backend, &root, &mut runs)?;
+    runs.into_iter()
+        .filter(|e| e.dag == dag)
+        .map(|e| {
+            let metrics = match e.metrics {
+                None => None,
+                Some(pairs) => {
+                    let mut m = Metrics::new();
+                    for (k, v) in pairs {
+                        m.record(&k, v).ok()?;
+                    }
+                    Some(m)
+                }
+            };
+            Some((e.folder.into_owned(), metrics))
+        })
+        .collect()
+}
+
+/// The index in `bytes` when it is readable and fresh.
+fn load<'a>(root: &Path, bytes: &'a [u8]) -> Option<Index<'a>> {
+    let index: Index = serde_json::from_slice(bytes).ok()?;
+    if index.version != VERSION {
+        return None;
+    }
+    let racy_after = index.stamped_at - RACY.as_nanos() as i128;
+    for (folder, stamp) in &index.folders {
+        let now = mtime(&root.join(folder.as_ref()))?;
+        if now != *stamp || now >= racy_after {
+            return None;
+        }
+    }
+    Some(index)
+}
+
+/// A folder's modification time in nanoseconds since the epoch.
+fn mtime(path: &Path) -> Option<i128> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(nanos(modified))
+}
+
+fn nanos(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+/// Walks `runs/YYYY/M/D/<run>` as the scan does, stamping each folder
+/// before listing it, and writes the index; `None` if a `metrics.json` does
+/// not parse (the scan then says so).
+fn rebuild(backend: &dyn StorageBackend, root: &Path) -> Option<Vec<Entry<'static>>> {
+    let stamped_at = nanos(SystemTime::now());
+    let mut folders = Vec::new();
+    // No runs/ (nothing to index), or no folder for the index: the scan.
+    std::fs::create_dir_all(root.join(INDEX_FILE).parent()?)
+        .ok()
+        .filter(|_| root.join("runs").is_dir())?;
+    let mut stamp_and_list = |key: &str| -> Option<Vec<String>> {
+        // Stamped before it is listed: a change after the stamp is seen.
+        let time = mtime(&root.join(key))?;
+        folders.push((Cow::Owned(key.to_string()), time));
+        match backend.ls(key) {
+            Ok(names) => Some(names),
+            Err(StorageError::NotFound { .. }) => Some(Vec::new()),
+            Err(_) => None,
+        }
+    };
+    let numeric = |names: Vec<String>| -> Vec<String> {
+        let mut v: Vec<(u32, String)> = names
+            .into_iter()
+            .filter_map(|n| n.parse::<u32>().ok().map(|k| (k, n)))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, n)| n).collect()
+    };
+    let mut day_folders = Vec::new();
+    for year in numeric(stamp_and_list("runs")?) {
+        for month in numeric(stamp_and_list(&format!("runs/{year}"))?) {
+            for day in numeric(stamp_and_list(&format!("runs/{year}/{month}"))?) {
+                let day_path = format!("runs/{year}/{month}/{day}");
+                for id in stamp_and_list(&day_path)? {
+                    day_folders.push(format!("{day_path}/{id}"));
+                }
+            }
+        }
+    }
+    let runs = read_entries(backend, day_folders)?;
+    let index = Index {
+        version: VERSION,
+        stamped_at,
+        folders,
+        runs,
+    };
+    let json = serde_json::to_vec(&index).expect("the index serialises");
+    if let Err(e) = backend.write(INDEX_FILE, &json) {
+        tracing::debug!("could not write the compare index: {e}");
+    }
+    Some(index.runs)
+}
+
+/// The entries of `folders` (in day order, sorted within a day by start
+/// time as the scan sorts them); folders without a readable `run.json` are
+/// left out, as the scan leaves them out.
+fn read_entries(backend: &dyn StorageBackend, folders: Vec<String>) -> Option<Vec<Entry<'static>>> {
+    let records: Vec<String> = folders
+        .iter()
+        .map(|f| format!("{f}/{RUN_RECORD_FILE}"))
+        .collect();
+    let records = super::read_parallel(backend, &records);
+    let found: Vec<(String, RunRecord)> = folders
+        .into_iter()
+        .zip(records)
+        .filter_map(|(folder, bytes)| {
+            let record = serde_json::from_slice::<RunRecord>(&bytes.ok()?).ok()?;
+            Some((folder, record))
+        })
+        .collect();
+    let files: Vec<String> = found
+        .iter()
+        .map(|(f, _)| format!("{f}/{METRICS_FILE}"))
+        .collect();
+    let contents = super::read_parallel(backend, &files);
+    let mut entries = Vec::with_capacity(found.len());
+    for ((folder, record), content) in found.into_iter().zip(contents) {
+        let metrics = match content {
+            Ok(bytes) => {
+                let metrics = Metrics::from_json(&String::from_utf8_lossy(&bytes)).ok()?;
+                Some(
+                    metrics
+                        .iter()
+                        .map(|(k, v)| (Cow::Owned(k.to_string()), v))
+                        .collect(),
+                )
+            }
+            Err(StorageError::NotFound { .. }) => None,
+            Err(_) => return None,
+        };
+        entries.push(Entry {
+            folder: Cow::Owned(folder),
+            dag: Cow::Owned(record.dag),
+            started_at: Cow::Owned(record.started_at),
+            status: record.status,
+            metrics,
+        });
+    }
+    entries.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    Some(entries)
+}
+
+/// The scan's order: day by day (year, month, day by number, then name),
+/// then by start time and folder.
+fn order_key<'e>(e: &'e Entry<'_>) -> ([(u32, &'e str); 3], &'e str, &'e str) {
+    let mut day = [(0u32, ""); 3];
+    for (slot, part) in day.iter_mut().zip(e.folder.split('/').skip(1)) {
+        *slot = (part.parse().unwrap_or(u32::MAX), part);
+    }
+    (day, &e.started_at, &e.folder)
+}
+
+/// Reads the marked (in progress, or killed) runs from their folders, over
+/// what the index says of them.
+fn overlay_pending(backend: &dyn StorageBackend, root: &Path, runs: &mut Vec<Entry>) -> Option<()> {
+    let marked: Vec<String> = match std::fs::read_dir(root.join(PENDING_DIR)) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| folder_of_marker(&name))
+            .collect(),
+        Err(_) => return Some(()),
+    };
+    if marked.is_empty() {
+        return Some(());
+    }
+    runs.retain(|e| !marked.iter().any(|m| *m == e.folder));
+    let fresh = read_entries(backend, marked)?;
+    runs.extend(fresh);
+    runs.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    Some(())
+}
+
+/// The marker's file name for a run folder (`runs/2026/1/2/<id>` is
+/// `runs+2026+1+2+<id>`): creating an empty file is atomic, so a marker is
+/// whole or absent.
+fn marker_of_folder(folder: &str) -> String {
+    folder.replace('/', "+")
+}
+
+fn folder_of_marker(name: &str) -> Option<String> {
+    let folder = name.replace('+', "/");
+    let parts: Vec<&str> = folder.split('/').collect();
+    let well_formed = parts.len() == 5
+        && parts[0] == "runs"
+        && parts[1..4].iter().all(|p| p.parse::<u32>().is_ok())
+        && !parts[4].is_empty()
+        && !parts[4].starts_with('.');
+    well_formed.then_some(folder)
+}
+
+/// What the runner holds while it writes in a run folder: a marker that
+/// makes `--compare` read that folder itself. Dropped (the run ended, or
+/// failed), it bumps the day folder's time, so an index built meanwhile is
+/// stale, and removes the marker. A killed runner leaves the marker.
+pub(crate) struct RunMark {
+    marker: PathBuf,
+    day: PathBuf,
+}
+
+impl RunMark {
+    /// Marks `run_folder` (a storage key) as in progress; `None` when the
+    /// storage is not a local folder (no index there) or the marker cannot be
+    /// written (then the next compare finds the index stale by the new run
+    /// folder, or, for a retried one, may show its previous state until the
+    /// day folder changes).
+    pub(crate) fn begin(backend: &dyn StorageBackend, run_folder: &str) -> Option<RunMark> {
+        let root = backend.local_path("")?;
+        let day = root.join(run_folder.rsplit_once('/')?.0);
+        let pending = root.join(PENDING_DIR);
+        let marker = pending.join(marker_of_folder(run_folder));
+        let created = std::fs::create_dir_all(&pending)
+            .and_then(|_| std::fs::File::create(&marker).map(drop));
+        match created {
+            Ok(()) => Some(RunMark { marker, day }),
+            Err(e) => {
+                tracing::debug!("could not mark the run for the compare index: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for RunMark {
+    fn drop(&mut self) {
+        let bumped = std::fs::File::open(&self.day).and_then(|f| f.set_modified(SystemTime::now()));
+        match bumped {
+            // The marker stays when the day folder could not be bumped: the
+            // run is then always read from its folder, never from a stale index.
+            Err(e) => tracing::debug!("could not update {}: {e}", self.day.display()),
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.marker);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

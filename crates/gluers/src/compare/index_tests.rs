@@ -1,0 +1,282 @@
+//! Tests of the compare index: the same table as the folder scan, rebuilt
+//! when missing, stale or unreadable, and runs in progress read from their
+//! folders.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::compare::{compare, discover, render_tsv};
+use crate::settings::Settings;
+use crate::storage::{LocalStorage, MemoryStorage};
+
+fn write_run(root: &Path, folder: &str, dag: &str, started_at: &str, metrics: Option<&str>) {
+    let dir = root.join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let id = folder.rsplit('/').next().unwrap();
+    let record = format!(
+        r#"{{"dag": "{dag}", "run_id": "{id}", "status": "success", "started_at": "{started_at}", "finished_at": null, "tasks": []}}"#
+    );
+    std::fs::write(dir.join(RUN_RECORD_FILE), record).unwrap();
+    if let Some(m) = metrics {
+        std::fs::write(dir.join(METRICS_FILE), m).unwrap();
+    }
+}
+
+/// A store with runs of two DAGs over three days (one of them in another
+/// year), a run without metrics, a folder without run.json, and start
+/// times that do not follow the folders' names.
+fn store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_run(
+        root,
+        "runs/2025/12/31/b",
+        "forecast",
+        "2025-12-31T10:00:00Z",
+        Some(r#"{"mape": 12.5, "bias": -0.03}"#),
+    );
+    write_run(
+        root,
+        "runs/2025/12/31/a",
+        "forecast",
+        "2025-12-31T11:00:00Z",
+        Some(r#"{"mape": 1e-05}"#),
+    );
+    write_run(
+        root,
+        "runs/2026/1/2/c",
+        "forecast",
+        "2026-01-02T09:00:00Z",
+        None,
+    );
+    write_run(
+        root,
+        "runs/2026/1/2/d",
+        "other",
+        "2026-01-02T09:30:00Z",
+        Some(r#"{"x": 1}"#),
+    );
+    write_run(
+        root,
+        "runs/2026/1/10/e",
+        "forecast",
+        "2026-01-10T08:00:00Z",
+        Some(r#"{"mape": 10.426526230368689, "extra": 3}"#),
+    );
+    std::fs::create_dir_all(root.join("runs/2026/1/10/no-record")).unwrap();
+    dir
+}
+
+/// Sets every folder of the runs tree an hour back, as if the last change
+/// were long ago (no racy stamps).
+fn age(root: &Path) {
+    let then = SystemTime::now() - Duration::from_secs(3600);
+    let mut stack = vec![root.join("runs")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let depth = path.strip_prefix(root).unwrap().components().count();
+            if path.is_dir() && depth <= 4 && !path.ends_with(".gluers") {
+                stack.push(path);
+            }
+        }
+        std::fs::File::open(&dir)
+            .unwrap()
+            .set_modified(then)
+            .unwrap();
+    }
+}
+
+fn scan(backend: &dyn StorageBackend, dag: &str) -> String {
+    render_tsv(&discover(backend, dag).unwrap())
+}
+
+fn from_index(backend: &dyn StorageBackend, dag: &str) -> String {
+    compare(
+        backend,
+        &Settings::default(),
+        Path::new("."),
+        dag,
+        &[],
+        Default::default(),
+    )
+    .unwrap()
+}
+
+/// Changes the first metric of the index's first run to 999, on disk:
+/// seeing 999 in the output proves the index was read.
+fn tamper(root: &Path) {
+    let path = root.join(INDEX_FILE);
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    index["runs"][0]["m"][0][1] = serde_json::json!(999.0);
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn the_index_gives_the_scan_table_and_is_rebuilt_when_missing_or_stale() {
+    let dir = store();
+    let root = dir.path();
+    let backend = LocalStorage::new(root);
+    age(root);
+    for dag in ["forecast", "other", "none"] {
+        assert_eq!(from_index(&backend, dag), {
+            let s = scan(&backend, dag);
+            if dag == "none" {
+                format!("No metrics found in any run of DAG '{dag}'.\n")
+            } else {
+                s
+            }
+        });
+    }
+    assert!(root.join(INDEX_FILE).is_file(), "the index was written");
+    let expected = scan(&backend, "forecast");
+    assert!(
+        expected
+            .starts_with("run_folder\tbias\textra\tmape\nruns/2025/12/31/b\t-0.03\tN/A\t12.5\n"),
+        "{expected}"
+    );
+
+    // Fresh: read from the index, not from the folders.
+    age(root);
+    from_index(&backend, "forecast");
+    tamper(root);
+    assert!(
+        from_index(&backend, "forecast").contains("999.0"),
+        "the fresh index is used"
+    );
+
+    // A new run folder makes it stale.
+    write_run(
+        root,
+        "runs/2026/1/2/f",
+        "forecast",
+        "2026-01-02T12:00:00Z",
+        Some(r#"{"mape": 7.0}"#),
+    );
+    let with_f = from_index(&backend, "forecast");
+    assert_eq!(with_f, scan(&backend, "forecast"));
+    assert!(
+        with_f.contains("runs/2026/1/2/f\tN/A\tN/A\t7.0\n") && !with_f.contains("999"),
+        "{with_f}"
+    );
+
+    // A removed run folder (and a removed day) too.
+    age(root);
+    from_index(&backend, "forecast");
+    tamper(root);
+    std::fs::remove_dir_all(root.join("runs/2026/1/10")).unwrap();
+    assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
+    assert!(!from_index(&backend, "forecast").contains("runs/2026/1/10"));
+
+    // Missing, unreadable or of another version: rebuilt.
+    for broken in [
+        None,
+        Some("{not json"),
+        Some(r#"{"version": 0, "stamped_at": 0, "folders": [], "runs": []}"#),
+    ] {
+        age(root);
+        from_index(&backend, "forecast");
+        match broken {
+            None => std::fs::remove_file(root.join(INDEX_FILE)).unwrap(),
+            Some(text) => std::fs::write(root.join(INDEX_FILE), text).unwrap(),
+        }
+        assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
+        let bytes = std::fs::read(root.join(INDEX_FILE)).unwrap();
+        let index: Index = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(index.version, VERSION);
+    }
+}
+
+#[test]
+fn a_folder_changed_just_before_the_stamp_is_not_trusted() {
+    let dir = store();
+    let root = dir.path();
+    let backend = LocalStorage::new(root);
+    // Not aged: the folders changed a moment ago, within the racy window.
+    from_index(&backend, "forecast");
+    tamper(root);
+    assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
+}
+
+#[test]
+fn a_run_in_progress_or_killed_is_read_from_its_folder() {
+    let dir = store();
+    let root = dir.path();
+    let backend = LocalStorage::new(root);
+    age(root);
+    from_index(&backend, "forecast");
+    age(root);
+    from_index(&backend, "forecast");
+
+    // A retry rewrites metrics.json in an existing folder and is killed
+    // before its mark is dropped: the marker stays.
+    let mark = RunMark::begin(&backend, "runs/2026/1/2/c").expect("a local storage is marked");
+    std::fs::write(
+        root.join("runs/2026/1/2/c").join(METRICS_FILE),
+        r#"{"mape": 4.5}"#,
+    )
+    .unwrap();
+    std::mem::forget(mark);
+    let killed = from_index(&backend, "forecast");
+    assert!(
+        killed.contains("runs/2026/1/2/c\tN/A\tN/A\t4.5\n"),
+        "{killed}"
+    );
+    assert_eq!(killed, scan(&backend, "forecast"));
+
+    // A run that ends drops its mark: the day folder's time moves and the
+    // marker goes, and the table is still the scan's.
+    age(root);
+    from_index(&backend, "forecast");
+    let mark = RunMark::begin(&backend, "runs/2026/1/2/c").unwrap();
+    std::fs::write(
+        root.join("runs/2026/1/2/c").join(METRICS_FILE),
+        r#"{"mape": 3.25}"#,
+    )
+    .unwrap();
+    drop(mark);
+    assert_eq!(
+        std::fs::read_dir(root.join(PENDING_DIR)).unwrap().count(),
+        0
+    );
+    let ended = from_index(&backend, "forecast");
+    assert!(
+        ended.contains("runs/2026/1/2/c\tN/A\tN/A\t3.25\n"),
+        "{ended}"
+    );
+    assert_eq!(ended, scan(&backend, "forecast"));
+}
+
+#[test]
+fn a_bad_metrics_file_or_a_storage_without_folders_goes_to_the_scan() {
+    let dir = store();
+    let root = dir.path();
+    let backend = LocalStorage::new(root);
+    std::fs::write(root.join("runs/2026/1/10/e").join(METRICS_FILE), "{oops").unwrap();
+    assert!(runs_of(&backend, "forecast").is_none());
+    assert!(!root.join(INDEX_FILE).exists());
+    let memory = MemoryStorage::new();
+    memory.write("runs/2026/1/1/x/run.json", b"{}").unwrap();
+    assert!(runs_of(&memory, "forecast").is_none());
+    assert!(RunMark::begin(&memory, "runs/2026/1/1/x").is_none());
+}
+
+#[test]
+fn markers_name_run_folders_and_nothing_else() {
+    assert_eq!(marker_of_folder("runs/2026/1/2/abc"), "runs+2026+1+2+abc");
+    assert_eq!(
+        folder_of_marker("runs+2026+1+2+abc").as_deref(),
+        Some("runs/2026/1/2/abc")
+    );
+    for bad in [
+        "runs+2026+1+abc",
+        "x+2026+1+2+a",
+        "runs+2026+1+2+.tmp",
+        "runs+a+1+2+b",
+        "runs+2026+1+2+a+b",
+    ] {
+        assert_eq!(folder_of_marker(bad), None, "{bad}");
+    }
+}
