@@ -34,7 +34,7 @@ if [ "$(cat "$ROOT/.count" 2>/dev/null || true)" != "$COMPARE_N" ]; then
     python3 "$BENCH_DIR/gen_runs.py" "$ROOT" -n "$COMPARE_N" --clean --list "$ROOT/folders.txt"
     echo "$COMPARE_N" > "$ROOT/.count"
 fi
-INDEX="$ROOT/runs/.gluers/index.json"
+INDEX="$ROOT/runs/.gluers/index.tsv"
 
 gluers=(env -C "$BENCH_DIR/gluers_project" "GLUERS_STORAGE_ROOT=$ROOT" "$BIN" dag bench --compare)
 gluepy=(env -C "$BENCH_DIR/gluepy_project" -u PYTHONDONTWRITEBYTECODE "PYTHONPYCACHEPREFIX=$RES/pycache"

@@ -1,7 +1,7 @@
 //! The index of runs that `dag LABEL --compare` (no folders) reads instead
 //! of two files in every run folder.
 //!
-//! `runs/.gluers/index.json` holds, for every run folder with a readable
+//! `runs/.gluers/index.tsv` holds, for every run folder with a readable
 //! `run.json`, its DAG, start time, status and metrics, in the order the
 //! folder scan gives them, plus a stamp (modification time) of every folder
 //! of the `runs/YYYY/M/D` tree. It is a cache: the run folders stay the
@@ -24,20 +24,18 @@
 //!
 //! What the index cannot see: a file changed in place inside an existing
 //! run folder by another program (not gluers' runner). Deleting
-//! `runs/.gluers/index.json` makes the next compare rebuild it.
+//! `runs/.gluers/index.tsv` makes the next compare rebuild it.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Metrics, METRICS_FILE};
 use crate::run_record::{RunRecord, RunStatus, RUN_RECORD_FILE};
 use crate::storage::{StorageBackend, StorageError};
 
 /// The index, as a storage key.
-pub const INDEX_FILE: &str = "runs/.gluers/index.json";
+pub const INDEX_FILE: &str = "runs/.gluers/index.tsv";
 /// Markers of the runs in progress, one empty file per run folder.
 const PENDING_DIR: &str = "runs/.gluers/pending";
 /// The index format's version; another version is rebuilt.
@@ -45,34 +43,119 @@ const VERSION: u32 = 1;
 /// Folders changed this close to the stamp are not trusted.
 pub const RACY: Duration = Duration::from_secs(2);
 
-/// The index file. Its strings borrow from the file's bytes when they can
-/// (no escapes), so reading 10,000 runs allocates little.
-#[derive(Serialize, Deserialize)]
+/// The index, read or to be written. Read, its strings borrow from the
+/// file's text, so reading 10,000 runs allocates little.
 struct Index<'a> {
-    version: u32,
     /// When the stamps were taken, in nanoseconds since the epoch.
     stamped_at: i128,
     /// `runs`, `runs/YYYY`, `runs/YYYY/M` and `runs/YYYY/M/D`, with their times.
-    #[serde(borrow)]
     folders: Vec<(Cow<'a, str>, i128)>,
-    #[serde(borrow)]
     runs: Vec<Entry<'a>>,
 }
 
-/// One run folder, in scan order (one-letter names: 10,000 of them are
-/// read on every compare).
-#[derive(Clone, Serialize, Deserialize)]
+/// One run folder, in scan order.
+#[derive(Clone)]
 struct Entry<'a> {
-    #[serde(borrow, rename = "f")]
     folder: Cow<'a, str>,
-    #[serde(borrow, rename = "d")]
     dag: Cow<'a, str>,
-    #[serde(borrow, rename = "t")]
     started_at: Cow<'a, str>,
-    #[serde(rename = "s")]
-    status: RunStatus,
-    #[serde(borrow, rename = "m")]
+    /// As `run.json` spells it: `running`, `success`, `failed`.
+    status: Cow<'a, str>,
+    /// `None` when the folder has no `metrics.json`.
     metrics: Option<Vec<(Cow<'a, str>, f64)>>,
+}
+
+/// The first line of the index: its format and version, then the stamp time.
+const MAGIC: &str = "gluers-compare-index";
+
+impl<'a> Index<'a> {
+    /// The index as text: a header line, one `F` line per stamped folder,
+    /// one `R` line per run, fields separated by tabs; metric values with
+    /// `{:e}`, which reads back to the same float. `None` when a field holds
+    /// a tab or a line break (such runs are always scanned).
+    fn encode(&self) -> Option<String> {
+        use std::fmt::Write as _;
+        let clean = |s: &str| !s.contains(['\t', '\n', '\r']);
+        let mut out = String::with_capacity(64 + self.runs.len() * 128);
+        let _ = writeln!(out, "{MAGIC}\t{VERSION}\t{}", self.stamped_at);
+        for (folder, time) in &self.folders {
+            if !clean(folder) {
+                return None;
+            }
+            let _ = writeln!(out, "F\t{folder}\t{time}");
+        }
+        for e in &self.runs {
+            if ![&e.folder, &e.dag, &e.started_at, &e.status]
+                .iter()
+                .all(|s| clean(s))
+            {
+                return None;
+            }
+            let present = if e.metrics.is_some() { '+' } else { '-' };
+            let _ = write!(
+                out,
+                "R\t{}\t{}\t{}\t{}\t{present}",
+                e.folder, e.dag, e.started_at, e.status
+            );
+            for (k, v) in e.metrics.iter().flatten() {
+                if !clean(k) {
+                    return None;
+                }
+                let _ = write!(out, "\t{k}\t{v:e}");
+            }
+            out.push('\n');
+        }
+        Some(out)
+    }
+
+    /// Reads [`encode`](Self::encode)'s text; `None` for anything else.
+    fn decode(text: &'a str) -> Option<Index<'a>> {
+        let mut lines = text.split_terminator('\n');
+        let mut header = lines.next()?.split('\t');
+        if header.next()? != MAGIC || header.next()?.parse::<u32>().ok()? != VERSION {
+            return None;
+        }
+        let stamped_at = header.next()?.parse().ok()?;
+        let mut index = Index {
+            stamped_at,
+            folders: Vec::new(),
+            runs: Vec::new(),
+        };
+        for line in lines {
+            let mut fields = line.split('\t');
+            match fields.next()? {
+                "F" => {
+                    let folder = fields.next()?;
+                    let time = fields.next()?.parse().ok()?;
+                    index.folders.push((Cow::Borrowed(folder), time));
+                }
+                "R" => {
+                    let mut next = || fields.next().map(Cow::Borrowed);
+                    let (folder, dag, started_at, status) = (next()?, next()?, next()?, next()?);
+                    let metrics = match fields.next()? {
+                        "-" => None,
+                        "+" => {
+                            let mut pairs = Vec::new();
+                            while let Some(key) = fields.next() {
+                                pairs.push((Cow::Borrowed(key), fields.next()?.parse().ok()?));
+                            }
+                            Some(pairs)
+                        }
+                        _ => return None,
+                    };
+                    index.runs.push(Entry {
+                        folder,
+                        dag,
+                        started_at,
+                        status,
+                        metrics,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        Some(index)
+    }
 }
 
 /// Every run of `dag` with its metrics, oldest first, as the folder scan
@@ -82,8 +165,8 @@ pub(crate) fn runs_of(
     dag: &str,
 ) -> Option<Vec<(String, Option<Metrics>)>> {
     let root = backend.local_path("")?;
-    let bytes = std::fs::read(root.join(INDEX_FILE)).unwrap_or_default();
-    let mut runs = match load(&root, &bytes) {
+    let text = std::fs::read_to_string(root.join(INDEX_FILE)).unwrap_or_default();
+    let mut runs = match load(&root, &text) {
         Some(index) => index.runs,
         None => rebuild(backend, &root)?,
     };
@@ -106,12 +189,9 @@ pub(crate) fn runs_of(
         .collect()
 }
 
-/// The index in `bytes` when it is readable and fresh.
-fn load<'a>(root: &Path, bytes: &'a [u8]) -> Option<Index<'a>> {
-    let index: Index = serde_json::from_slice(bytes).ok()?;
-    if index.version != VERSION {
-        return None;
-    }
+/// The index in `text` when it is readable and fresh.
+fn load<'a>(root: &Path, text: &'a str) -> Option<Index<'a>> {
+    let index = Index::decode(text)?;
     let racy_after = index.stamped_at - RACY.as_nanos() as i128;
     for (folder, stamp) in &index.folders {
         let now = mtime(&root.join(folder.as_ref()))?;
@@ -176,14 +256,17 @@ fn rebuild(backend: &dyn StorageBackend, root: &Path) -> Option<Vec<Entry<'stati
     }
     let runs = read_entries(backend, day_folders)?;
     let index = Index {
-        version: VERSION,
         stamped_at,
         folders,
         runs,
     };
-    let json = serde_json::to_vec(&index).expect("the index serialises");
-    if let Err(e) = backend.write(INDEX_FILE, &json) {
-        tracing::debug!("could not write the compare index: {e}");
+    match index.encode() {
+        Some(text) => {
+            if let Err(e) = backend.write(INDEX_FILE, text.as_bytes()) {
+                tracing::debug!("could not write the compare index: {e}");
+            }
+        }
+        None => tracing::debug!("a run folder's name or a metric holds a tab: no compare index"),
     }
     Some(index.runs)
 }
@@ -229,12 +312,20 @@ fn read_entries(backend: &dyn StorageBackend, folders: Vec<String>) -> Option<Ve
             folder: Cow::Owned(folder),
             dag: Cow::Owned(record.dag),
             started_at: Cow::Owned(record.started_at),
-            status: record.status,
+            status: Cow::Owned(status_name(record.status)),
             metrics,
         });
     }
     entries.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     Some(entries)
+}
+
+/// A status as `run.json` spells it.
+fn status_name(status: RunStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The scan's order: day by day (year, month, day by number, then name),

@@ -108,10 +108,12 @@ fn from_index(backend: &dyn StorageBackend, dag: &str) -> String {
 /// seeing 999 in the output proves the index was read.
 fn tamper(root: &Path) {
     let path = root.join(INDEX_FILE);
-    let mut index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    index["runs"][0]["m"][0][1] = serde_json::json!(999.0);
-    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let index = Index::decode(&text).unwrap();
+    let mut runs = index.runs.clone();
+    runs[0].metrics.as_mut().unwrap()[0].1 = 999.0;
+    let tampered = Index { runs, ..index }.encode().unwrap();
+    std::fs::write(&path, tampered).unwrap();
 }
 
 #[test]
@@ -174,7 +176,7 @@ fn the_index_gives_the_scan_table_and_is_rebuilt_when_missing_or_stale() {
     for broken in [
         None,
         Some("{not json"),
-        Some(r#"{"version": 0, "stamped_at": 0, "folders": [], "runs": []}"#),
+        Some("gluers-compare-index\t0\t0\n"),
     ] {
         age(root);
         from_index(&backend, "forecast");
@@ -183,9 +185,8 @@ fn the_index_gives_the_scan_table_and_is_rebuilt_when_missing_or_stale() {
             Some(text) => std::fs::write(root.join(INDEX_FILE), text).unwrap(),
         }
         assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
-        let bytes = std::fs::read(root.join(INDEX_FILE)).unwrap();
-        let index: Index = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(index.version, VERSION);
+        let text = std::fs::read_to_string(root.join(INDEX_FILE)).unwrap();
+        assert!(Index::decode(&text).is_some(), "{text}");
     }
 }
 
@@ -261,6 +262,61 @@ fn a_bad_metrics_file_or_a_storage_without_folders_goes_to_the_scan() {
     memory.write("runs/2026/1/1/x/run.json", b"{}").unwrap();
     assert!(runs_of(&memory, "forecast").is_none());
     assert!(RunMark::begin(&memory, "runs/2026/1/1/x").is_none());
+}
+
+#[test]
+fn the_index_text_reads_back_to_the_same_runs() {
+    let index = Index {
+        stamped_at: 1_700_000_000_123_456_789,
+        folders: vec![(Cow::Borrowed("runs"), 5), (Cow::Borrowed("runs/2026"), -7)],
+        runs: vec![
+            Entry {
+                folder: Cow::Borrowed("runs/2026/1/2/a"),
+                dag: Cow::Borrowed("forecast"),
+                started_at: Cow::Borrowed("2026-01-02T00:00:00Z"),
+                status: Cow::Borrowed("success"),
+                metrics: Some(vec![
+                    (Cow::Borrowed("mape"), 0.1 + 0.2),
+                    (Cow::Borrowed("tiny"), 5e-324),
+                    (Cow::Borrowed("big"), -1.7976931348623157e308),
+                ]),
+            },
+            Entry {
+                folder: Cow::Borrowed("runs/2026/1/2/b"),
+                dag: Cow::Borrowed("forecast"),
+                started_at: Cow::Borrowed("2026-01-02T00:00:01Z"),
+                status: Cow::Borrowed("running"),
+                metrics: None,
+            },
+            Entry {
+                folder: Cow::Borrowed("runs/2026/1/2/c"),
+                dag: Cow::Borrowed("other"),
+                started_at: Cow::Borrowed("x"),
+                status: Cow::Borrowed("failed"),
+                metrics: Some(Vec::new()),
+            },
+        ],
+    };
+    let text = index.encode().unwrap();
+    let back = Index::decode(&text).unwrap();
+    assert_eq!(back.encode().unwrap(), text);
+    assert_eq!(back.stamped_at, index.stamped_at);
+    assert_eq!(back.folders, index.folders);
+    let values: Vec<f64> = back.runs[0]
+        .metrics
+        .iter()
+        .flatten()
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(values, [0.1 + 0.2, 5e-324, -1.7976931348623157e308]);
+    assert!(back.runs[1].metrics.is_none() && back.runs[2].metrics == Some(Vec::new()));
+    // A tab in a field cannot be written; a damaged line cannot be read.
+    let mut odd = index.runs.clone();
+    odd[0].dag = Cow::Borrowed("a\tb");
+    assert!(Index { runs: odd, ..index }.encode().is_none());
+    assert!(Index::decode(&text.replace("\t+\t", "\t?\t")).is_none());
+    assert!(Index::decode(&text.replace("R\t", "X\t")).is_none());
+    assert!(Index::decode("").is_none());
 }
 
 #[test]

@@ -146,7 +146,7 @@ impl<T: serde::de::DeserializeOwned> Iterator for CsvRows<T> {
 /// The last `n` rows of a local CSV file, read from its end: `None` when
 /// that cannot be done exactly (quotes in the tail, which may hide line
 /// breaks; blank lines; a row that does not parse; a tail larger than
-/// [`TAIL_LIMIT`]), and the caller then reads the whole file.
+/// 16 MiB), and the caller then reads the whole file.
 pub(super) fn tail_of_file<T: serde::de::DeserializeOwned>(
     file: std::fs::File,
     n: usize,
