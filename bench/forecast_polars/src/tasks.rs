@@ -74,12 +74,9 @@ impl Task for TrainModelTask {
             train.height()
         );
         let season = train.tail(Some(cfg.season_length));
-        let last_season: Vec<f64> = season
-            .column("demand_gw")?
-            .f64()?
-            .into_iter()
-            .map(|v| v.context("a missing demand value"))
-            .collect::<anyhow::Result<_>>()?;
+        let demand = season.column("demand_gw")?.f64()?;
+        ensure!(demand.null_count() == 0, "train.parquet misses demand values");
+        let last_season: Vec<f64> = demand.into_no_null_iter().collect();
         let model = serde_json::json!({
             "season_length": cfg.season_length,
             "last_season": last_season,
