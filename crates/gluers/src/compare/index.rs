@@ -12,7 +12,9 @@
 //!   process leaves the old index or the new one. A run folder added or
 //!   removed changes its day folder's time; a folder changed less than
 //!   [`RACY`] before the index was stamped is not trusted, since two changes
-//!   within a file system's timestamp granularity look the same.
+//!   within a file system's timestamp granularity look the same. Days whose
+//!   folder did not change keep their runs from the old index, so a new run
+//!   costs a re-read of its day, not of every run.
 //! - **Runs in progress**: the runner writes a marker in
 //!   `runs/.gluers/pending/` before it touches a run folder and, when it is
 //!   done, bumps the day folder's time and then removes the marker. Marked
@@ -27,6 +29,7 @@
 //! `runs/.gluers/index.tsv` makes the next compare rebuild it.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -166,9 +169,9 @@ pub(crate) fn runs_of(
 ) -> Option<Vec<(String, Option<Metrics>)>> {
     let root = backend.local_path("")?;
     let text = std::fs::read_to_string(root.join(INDEX_FILE)).unwrap_or_default();
-    let mut runs = match load(&root, &text) {
-        Some(index) => index.runs,
-        None => rebuild(backend, &root)?,
+    let mut runs = match Index::decode(&text) {
+        Some(index) if fresh(&root, &index) => index.runs,
+        previous => rebuild(backend, &root, previous)?,
     };
     overlay_pending(backend, &root, &mut runs)?;
     runs.into_iter()
@@ -189,17 +192,20 @@ pub(crate) fn runs_of(
         .collect()
 }
 
-/// The index in `text` when it is readable and fresh.
-fn load<'a>(root: &Path, text: &'a str) -> Option<Index<'a>> {
-    let index = Index::decode(text)?;
-    let racy_after = index.stamped_at - RACY.as_nanos() as i128;
-    for (folder, stamp) in &index.folders {
-        let now = mtime(&root.join(folder.as_ref()))?;
-        if now != *stamp || now >= racy_after {
-            return None;
-        }
-    }
-    Some(index)
+/// Whether no stamped folder changed since the index was stamped, nor
+/// shortly before.
+fn fresh(root: &Path, index: &Index<'_>) -> bool {
+    index
+        .folders
+        .iter()
+        .all(|(folder, stamp)| unchanged(root, folder, *stamp, index.stamped_at))
+}
+
+/// Whether `folder` still has the time `stamp`, taken at `stamped_at`, and
+/// that time is far enough before it to be trusted.
+fn unchanged(root: &Path, folder: &str, stamp: i128, stamped_at: i128) -> bool {
+    let racy_after = stamped_at - RACY.as_nanos() as i128;
+    mtime(&root.join(folder)) == Some(stamp) && stamp < racy_after
 }
 
 /// A folder's modification time in nanoseconds since the epoch.
@@ -217,18 +223,44 @@ fn nanos(t: SystemTime) -> i128 {
 
 /// Walks `runs/YYYY/M/D/<run>` as the scan does, stamping each folder
 /// before listing it, and writes the index; `None` if a `metrics.json` does
-/// not parse (the scan then says so).
-fn rebuild(backend: &dyn StorageBackend, root: &Path) -> Option<Vec<Entry<'static>>> {
+/// not parse (the scan then says so). The runs of a day folder that has not
+/// changed since `previous` was stamped are taken from it; the others are
+/// read from their folders.
+fn rebuild<'a>(
+    backend: &dyn StorageBackend,
+    root: &Path,
+    previous: Option<Index<'a>>,
+) -> Option<Vec<Entry<'a>>> {
     let stamped_at = nanos(SystemTime::now());
-    let mut folders = Vec::new();
     // No runs/ (nothing to index), or no folder for the index: the scan.
     std::fs::create_dir_all(root.join(INDEX_FILE).parent()?)
         .ok()
         .filter(|_| root.join("runs").is_dir())?;
-    let mut stamp_and_list = |key: &str| -> Option<Vec<String>> {
+    // The previous index's days still as they were, with their runs.
+    let mut kept_days: HashMap<String, Vec<Entry<'a>>> = HashMap::new();
+    if let Some(previous) = previous {
+        for (folder, stamp) in &previous.folders {
+            if folder.matches('/').count() == 3
+                && unchanged(root, folder, *stamp, previous.stamped_at)
+            {
+                kept_days.insert(folder.to_string(), Vec::new());
+            }
+        }
+        for entry in previous.runs {
+            let day = entry.folder.rsplit_once('/').map_or("", |(day, _)| day);
+            if let Some(runs) = kept_days.get_mut(day) {
+                runs.push(entry);
+            }
+        }
+    }
+    let mut folders = Vec::new();
+    let mut stamp_and_list = |key: &str, list: bool| -> Option<Vec<String>> {
         // Stamped before it is listed: a change after the stamp is seen.
         let time = mtime(&root.join(key))?;
         folders.push((Cow::Owned(key.to_string()), time));
+        if !list {
+            return Some(Vec::new());
+        }
         match backend.ls(key) {
             Ok(names) => Some(names),
             Err(StorageError::NotFound { .. }) => Some(Vec::new()),
@@ -244,17 +276,28 @@ fn rebuild(backend: &dyn StorageBackend, root: &Path) -> Option<Vec<Entry<'stati
         v.into_iter().map(|(_, n)| n).collect()
     };
     let mut day_folders = Vec::new();
-    for year in numeric(stamp_and_list("runs")?) {
-        for month in numeric(stamp_and_list(&format!("runs/{year}"))?) {
-            for day in numeric(stamp_and_list(&format!("runs/{year}/{month}"))?) {
+    let mut runs = Vec::new();
+    for year in numeric(stamp_and_list("runs", true)?) {
+        for month in numeric(stamp_and_list(&format!("runs/{year}"), true)?) {
+            for day in numeric(stamp_and_list(&format!("runs/{year}/{month}"), true)?) {
                 let day_path = format!("runs/{year}/{month}/{day}");
-                for id in stamp_and_list(&day_path)? {
-                    day_folders.push(format!("{day_path}/{id}"));
+                match kept_days.remove(&day_path) {
+                    Some(kept) => {
+                        stamp_and_list(&day_path, false)?;
+                        runs.extend(kept);
+                    }
+                    None => {
+                        for id in stamp_and_list(&day_path, true)? {
+                            day_folders.push(format!("{day_path}/{id}"));
+                        }
+                    }
                 }
             }
         }
     }
-    let runs = read_entries(backend, day_folders)?;
+    runs.extend(read_entries(backend, day_folders)?);
+    // Two sorted runs of entries: the stable sort merges them in linear time.
+    runs.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     let index = Index {
         stamped_at,
         folders,

@@ -104,14 +104,15 @@ fn from_index(backend: &dyn StorageBackend, dag: &str) -> String {
     .unwrap()
 }
 
-/// Changes the first metric of the index's first run to 999, on disk:
-/// seeing 999 in the output proves the index was read.
-fn tamper(root: &Path) {
+/// Changes the first metric of `folder`'s run to 999 in the index on
+/// disk: seeing 999 in the output proves the index was read.
+fn tamper(root: &Path, folder: &str) {
     let path = root.join(INDEX_FILE);
     let text = std::fs::read_to_string(&path).unwrap();
     let index = Index::decode(&text).unwrap();
     let mut runs = index.runs.clone();
-    runs[0].metrics.as_mut().unwrap()[0].1 = 999.0;
+    let run = runs.iter_mut().find(|e| e.folder == folder).unwrap();
+    run.metrics.as_mut().unwrap()[0].1 = 999.0;
     let tampered = Index { runs, ..index }.encode().unwrap();
     std::fs::write(&path, tampered).unwrap();
 }
@@ -143,34 +144,62 @@ fn the_index_gives_the_scan_table_and_is_rebuilt_when_missing_or_stale() {
     // Fresh: read from the index, not from the folders.
     age(root);
     from_index(&backend, "forecast");
-    tamper(root);
+    tamper(root, "runs/2025/12/31/b");
+    tamper(root, "runs/2026/1/10/e");
+    let fresh = from_index(&backend, "forecast");
     assert!(
-        from_index(&backend, "forecast").contains("999.0"),
-        "the fresh index is used"
+        fresh.contains("runs/2025/12/31/b\t-0.03\tN/A\t999.0\n"),
+        "the fresh index is used: {fresh}"
     );
 
-    // A new run folder makes it stale.
+    // A new run folder makes its day stale: that day is read again, the
+    // days that did not change are kept from the index.
     write_run(
         root,
-        "runs/2026/1/2/f",
+        "runs/2025/12/31/f",
         "forecast",
-        "2026-01-02T12:00:00Z",
+        "2025-12-31T12:00:00Z",
         Some(r#"{"mape": 7.0}"#),
     );
     let with_f = from_index(&backend, "forecast");
-    assert_eq!(with_f, scan(&backend, "forecast"));
     assert!(
-        with_f.contains("runs/2026/1/2/f\tN/A\tN/A\t7.0\n") && !with_f.contains("999"),
+        with_f.contains("runs/2025/12/31/f\tN/A\tN/A\t7.0\n"),
         "{with_f}"
     );
+    assert!(
+        with_f.contains("runs/2025/12/31/b\t-0.03\tN/A\t12.5\n"),
+        "the changed day is read again: {with_f}"
+    );
+    assert!(
+        with_f.contains("runs/2026/1/10/e\tN/A\t3.0\t999.0\n"),
+        "the other days are kept: {with_f}"
+    );
+    // Without the tampering it is the scan's table.
+    std::fs::remove_file(root.join(INDEX_FILE)).unwrap();
+    assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
 
-    // A removed run folder (and a removed day) too.
+    // A removed run folder, a removed day, a new day in a new month.
     age(root);
     from_index(&backend, "forecast");
-    tamper(root);
     std::fs::remove_dir_all(root.join("runs/2026/1/10")).unwrap();
-    assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
-    assert!(!from_index(&backend, "forecast").contains("runs/2026/1/10"));
+    std::fs::remove_dir_all(root.join("runs/2026/1/2/d")).unwrap();
+    write_run(
+        root,
+        "runs/2026/2/1/g",
+        "forecast",
+        "2026-02-01T00:00:00Z",
+        Some(r#"{"mape": 6.0}"#),
+    );
+    let changed = from_index(&backend, "forecast");
+    assert_eq!(changed, scan(&backend, "forecast"));
+    assert!(
+        !changed.contains("runs/2026/1/10") && changed.contains("runs/2026/2/1/g\t"),
+        "{changed}"
+    );
+    assert_eq!(
+        from_index(&backend, "other"),
+        "No metrics found in any run of DAG 'other'.\n"
+    );
 
     // Missing, unreadable or of another version: rebuilt.
     for broken in [
@@ -197,7 +226,7 @@ fn a_folder_changed_just_before_the_stamp_is_not_trusted() {
     let backend = LocalStorage::new(root);
     // Not aged: the folders changed a moment ago, within the racy window.
     from_index(&backend, "forecast");
-    tamper(root);
+    tamper(root, "runs/2025/12/31/b");
     assert_eq!(from_index(&backend, "forecast"), scan(&backend, "forecast"));
 }
 
