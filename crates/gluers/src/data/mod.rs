@@ -3,8 +3,11 @@
 //!
 //! Paths are relative to the run folder by default, or to the storage root
 //! after [`DataManager::root`]. Every read and write goes through the
-//! [`Storage`] handle's bytes, so tables work on any storage backend (local
-//! disk, memory, object stores). Errors name the file and the row or column.
+//! [`Storage`] handle, so tables work on any storage backend (local disk,
+//! memory, object stores): CSV files on a local disk are streamed (parsed as
+//! they are read, written to a temporary file renamed into place), other
+//! backends' files are read and written whole. Errors name the file and the
+//! row or column.
 //!
 //! | format | typed rows (serde) | DataFrame |
 //! | --- | --- | --- |
