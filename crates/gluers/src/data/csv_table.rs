@@ -31,11 +31,16 @@ impl Source {
     /// Opens `key` on `storage`: the local file when the backend has one
     /// (the storage checked the path), else the file's bytes.
     pub(super) fn open(storage: &Storage, key: &str) -> Result<Source, DataError> {
-        match storage.local_path(key) {
-            Some(path) => std::fs::File::open(&path)
-                .map(Source::File)
-                .map_err(|e| io_error(storage, key, e)),
-            None => Ok(Source::Bytes(std::io::Cursor::new(storage.read(key)?))),
+        let Some(path) = storage.local_path(key) else {
+            return Ok(Source::Bytes(std::io::Cursor::new(storage.read(key)?)));
+        };
+        let file = std::fs::File::open(&path).map_err(|e| io_error(storage, key, e))?;
+        match file.metadata() {
+            Ok(meta) if meta.is_dir() => Err(DataError::Storage(StorageError::Invalid {
+                path: storage.display(key),
+                message: "is a folder; name a table file".into(),
+            })),
+            _ => Ok(Source::File(file)),
         }
     }
 }

@@ -91,6 +91,21 @@ fn a_missing_file_is_a_storage_error_naming_it() {
 }
 
 #[test]
+fn a_folder_is_not_read_as_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(Arc::new(LocalStorage::new(dir.path())), "runs/r");
+    storage.mkdir("runs/r/t.csv").unwrap();
+    let err = DataManager::new(&storage)
+        .read_csv::<Row>("t.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("runs/r/t.csv: is a folder; name a table file"),
+        "{err}"
+    );
+}
+
+#[test]
 fn borrowed_rows_and_streamed_writes_give_the_same_table() {
     let (_dir, storages) = storages();
     for storage in &storages {
