@@ -13,6 +13,7 @@
 /// assert_eq!(python_float(0.00001), "1e-05");
 /// ```
 pub fn python_float(x: f64) -> String {
+    use std::fmt::Write as _;
     if x.is_nan() {
         return "nan".to_string();
     }
@@ -23,32 +24,54 @@ pub fn python_float(x: f64) -> String {
         return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
     }
     // Rust's `{:e}` gives the shortest round-trip digits, e.g. "1.25e1".
+    // The result is built in one string (this runs for every cell of
+    // `--compare`, 20,000 times over 10,000 runs).
     let sci = format!("{:e}", x);
     let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if negative { "-" } else { "" };
-    if !(-4..16).contains(&exp) {
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{frac}e{esign}{:02}", exp.abs());
+    let mantissa = mantissa.trim_start_matches('-');
+    let (first, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut out = String::with_capacity(sci.len() + 8);
+    if negative {
+        out.push('-');
     }
+    if !(-4..16).contains(&exp) {
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exp.abs());
+        return out;
+    }
+    // The significant digits are `first` (one digit) then `rest`.
+    let digits = first.len() + rest.len();
     let point = exp + 1; // digits before the decimal point
-    let body = if point <= 0 {
-        format!("0.{}{}", "0".repeat((-point) as usize), digits)
-    } else if point as usize >= digits.len() {
-        format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+    if point <= 0 {
+        out.push_str("0.");
+        for _ in 0..-point {
+            out.push('0');
+        }
+        out.push_str(first);
+        out.push_str(rest);
+    } else if point as usize >= digits {
+        out.push_str(first);
+        out.push_str(rest);
+        for _ in 0..point as usize - digits {
+            out.push('0');
+        }
+        out.push_str(".0");
     } else {
-        let (int, frac) = digits.split_at(point as usize);
-        format!("{int}.{frac}")
-    };
-    format!("{sign}{body}")
+        let (int, frac) = rest.split_at(point as usize - 1);
+        out.push_str(first);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -70,6 +93,9 @@ mod tests {
             (2.5e-7, "2.5e-07"),
             (0.00012, "0.00012"),
             (-1.0, "-1.0"),
+            (1234.5678, "1234.5678"),
+            (-98765.4321e-3, "-98.7654321"),
+            (-2.5e-12, "-2.5e-12"),
             (5.0, "5.0"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),

@@ -102,16 +102,28 @@ pub(crate) fn sweep_stale_temps(backend: &dyn StorageBackend, folder: &str) -> u
 /// Writes `data` to `path` through a temporary file in the same folder,
 /// then renames it over `path`. Creates parent folders.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(data)?;
+    persist(tmp, path)
+}
+
+/// A temporary file in `path`'s folder (created if missing), to be filled
+/// and then [`persist`]ed over `path`; dropped, it is removed.
+pub(crate) fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
+    // Named after this writer, so a killed writer's leftovers are swept.
+    tempfile::Builder::new()
         .prefix(temp_prefix())
         .rand_bytes(8)
-        .tempfile_in(dir)?;
-    tmp.write_all(data)?;
+        .tempfile_in(dir)
+}
+
+/// Renames a filled temporary file from [`temp_beside`] over `path`.
+pub(crate) fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
     // tempfile creates files private (0600); a replaced file keeps its
     // mode and a new one gets the usual 0644, as a plain write would.
     #[cfg(unix)]

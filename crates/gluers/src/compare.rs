@@ -3,6 +3,8 @@
 //! with `--format gluepy`). A damaged file or a missing folder is a warning
 //! naming the folder; the other runs still print.
 
+pub(crate) mod index;
+
 use std::path::Path;
 
 use serde_json::json;
@@ -97,7 +99,27 @@ pub fn compare(
 ) -> Result<String> {
     let detail = format != CompareFormat::Gluepy;
     let rows = if folders.is_empty() {
-        discover(backend, dag_label, detail)?
+        // Every run of the DAG: the index gives them without listing every
+        // folder; Gluepy's table takes the metrics from it too, the detailed
+        // table reads each run's run.json and params.json besides.
+        match index::runs_of(backend, dag_label) {
+            Some(runs) if !detail => runs
+                .into_iter()
+                .map(|(folder, metrics)| Row {
+                    folder,
+                    metrics,
+                    status: RowStatus::Unknown,
+                    started_at: None,
+                    params: Params::new(),
+                })
+                .collect(),
+            Some(runs) => read_rows(
+                backend,
+                runs.into_iter().map(|(f, _)| (f.clone(), f)).collect(),
+                true,
+            )?,
+            None => discover(backend, dag_label, detail)?,
+        }
     } else {
         let keys = folders
             .iter()

@@ -121,6 +121,8 @@ pub fn run_dag(
     if options.retry.is_some() {
         check_previous_run(&storage)?;
     }
+    // While it lives, `--compare` reads this run from its folder, not the index.
+    let _mark = crate::compare::index::RunMark::begin(storage.backend().as_ref(), &meta.run_folder);
     let mut progress = Progress::new(options.quiet);
     let total = steps.len() + 1;
     tracing::info!("dag {}: run folder {}", dag.label(), meta.run_folder);

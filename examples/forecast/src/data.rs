@@ -15,6 +15,20 @@ pub struct Observation {
     pub temperature_c: f64,
 }
 
+/// A row of the training table borrowed from the reader's buffer, for
+/// tasks that stream the history row by row (no allocation per row).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ObservationRef<'a> {
+    /// Start of the half hour, local time, `YYYY-MM-DDTHH:MM`.
+    pub timestamp: &'a str,
+    /// Total demand, gigawatts.
+    pub demand_gw: f64,
+    /// 1 on working days, 0 on weekends and public holidays.
+    pub workday: u8,
+    /// Temperature in Melbourne, degrees Celsius.
+    pub temperature_c: f64,
+}
+
 /// What is known in advance about a half hour to forecast: no demand. A row
 /// of `input/vic_elec_2014_to_forecast.csv` and of `holdout_features.csv`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,12 +3,15 @@
 //!
 //! Paths are relative to the run folder by default, or to the storage root
 //! after [`DataManager::root`]. Every read and write goes through the
-//! [`Storage`] handle's bytes, so tables work on any storage backend (local
-//! disk, memory, object stores). Errors name the file and the row or column.
+//! [`Storage`] handle, so tables work on any storage backend (local disk,
+//! memory, object stores): CSV files on a local disk are streamed (parsed as
+//! they are read, written to a temporary file renamed into place), other
+//! backends' files are read and written whole. Errors name the file and the
+//! row or column.
 //!
 //! | format | typed rows (serde) | DataFrame |
 //! | --- | --- | --- |
-//! | CSV | [`read_csv`](DataManager::read_csv), always available | `read_frame`, feature `polars` |
+//! | CSV | [`read_csv`](DataManager::read_csv), always available; streaming: [`iter_csv`](DataManager::iter_csv), [`csv_reader`](DataManager::csv_reader) (borrowed rows), [`csv_writer`](DataManager::csv_writer), [`read_csv_tail`](DataManager::read_csv_tail) | `read_frame`, feature `polars` |
 //! | Parquet | `read_parquet`, feature `parquet` | `read_frame`, feature `polars` |
 //!
 //! [`read_table`](DataManager::read_table) and
@@ -16,11 +19,15 @@
 //! the file's extension.
 
 mod csv_table;
+mod csv_writer;
 #[cfg(feature = "polars")]
 mod frame;
 mod json;
 #[cfg(feature = "parquet")]
 mod parquet_table;
+
+pub use csv_table::{CsvReader, CsvRows};
+pub use csv_writer::CsvWriter;
 
 use crate::storage::{Storage, StorageError};
 
@@ -196,6 +203,11 @@ impl<'a> DataManager<'a> {
 
     /// Reads a CSV file with a header row into typed rows.
     ///
+    /// The file is parsed as it is read (a local file is never held whole
+    /// in memory); for tables larger than memory, or to skip the allocation
+    /// of every row, see [`iter_csv`](Self::iter_csv) and
+    /// [`csv_reader`](Self::csv_reader).
+    ///
     /// ```
     /// # use std::sync::Arc;
     /// # use gluers::{MemoryStorage, Storage};
@@ -211,17 +223,124 @@ impl<'a> DataManager<'a> {
         &self,
         path: &str,
     ) -> Result<Vec<T>, DataError> {
+        self.iter_csv(path)?.collect()
+    }
+
+    /// Opens a CSV file with a header row for reading row by row, with rows
+    /// that may borrow from the reader's buffer: no allocation per row,
+    /// and memory of one buffer whatever the file's size.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// #[derive(serde::Deserialize)]
+    /// struct Row<'a> { t: &'a str, y: f64 }
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// storage.write("runs/r/y.csv", b"t,y\na,1.5\nb,2.5\n").unwrap();
+    /// let mut reader = gluers::DataManager::new(&storage).csv_reader("y.csv").unwrap();
+    /// let (mut last, mut sum) = (String::new(), 0.0);
+    /// while let Some(row) = reader.next_row::<Row>().unwrap() {
+    ///     last.replace_range(.., row.t);
+    ///     sum += row.y;
+    /// }
+    /// assert_eq!((last.as_str(), sum), ("b", 4.0));
+    /// ```
+    pub fn csv_reader(&self, path: &str) -> Result<CsvReader, DataError> {
         let key = self.path(path);
-        let bytes = self.storage.read(&key)?;
-        csv_table::read(&bytes, &self.storage.display(&key))
+        let source = csv_table::Source::open(self.storage, &key)?;
+        CsvReader::new(source, self.storage.display(&key))
+    }
+
+    /// Reads a CSV file with a header row as an iterator of typed rows,
+    /// parsed as the iterator goes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { y: f64 }
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// storage.write("runs/r/y.csv", b"y\n1.5\n2.5\n").unwrap();
+    /// let data = gluers::DataManager::new(&storage);
+    /// let mut total = 0.0;
+    /// for row in data.iter_csv::<Row>("y.csv").unwrap() {
+    ///     total += row.unwrap().y;
+    /// }
+    /// assert_eq!(total, 4.0);
+    /// ```
+    pub fn iter_csv<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<CsvRows<T>, DataError> {
+        Ok(self.csv_reader(path)?.rows())
+    }
+
+    /// The last `n` rows of a CSV file (all of them when it has fewer).
+    ///
+    /// On a local disk the file is read from its end, so the cost does not
+    /// grow with the file; when that cannot be done exactly (quoted fields
+    /// near the end, blank lines, another backend) the whole file is read,
+    /// keeping `n` rows at a time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { y: f64 }
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// storage.write("runs/r/y.csv", b"y\n1\n2\n3\n").unwrap();
+    /// let data = gluers::DataManager::new(&storage);
+    /// let last: Vec<Row> = data.read_csv_tail("y.csv", 2).unwrap();
+    /// assert_eq!(last.iter().map(|r| r.y).collect::<Vec<_>>(), [2.0, 3.0]);
+    /// ```
+    pub fn read_csv_tail<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        n: usize,
+    ) -> Result<Vec<T>, DataError> {
+        let key = self.path(path);
+        let shown = self.storage.display(&key);
+        let source = csv_table::Source::open(self.storage, &key)?;
+        let source = match source {
+            csv_table::Source::File(file) if n > 0 => {
+                if let Some(rows) = csv_table::tail_of_file(file, n, &shown)? {
+                    return Ok(rows);
+                }
+                csv_table::Source::open(self.storage, &key)?
+            }
+            other => other,
+        };
+        let reader = CsvReader::new(source, shown)?;
+        csv_table::tail_by_scan(reader, n)
     }
 
     /// Writes typed rows as a CSV file with a header row.
     pub fn write_csv<T: serde::Serialize>(&self, path: &str, rows: &[T]) -> Result<(), DataError> {
-        let key = self.path(path);
-        let bytes = csv_table::write(rows, &self.storage.display(&key))?;
-        self.storage.write(&key, &bytes)?;
-        Ok(())
+        let mut writer = self.csv_writer(path)?;
+        for row in rows {
+            writer.write(row)?;
+        }
+        writer.finish()
+    }
+
+    /// Opens a CSV file for writing row by row; it appears, whole, at
+    /// [`CsvWriter::finish`] (a temporary file renamed into place), and a
+    /// writer dropped before that leaves nothing behind.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gluers::{MemoryStorage, Storage};
+    /// #[derive(serde::Serialize)]
+    /// struct Row<'a> { t: &'a str, y: f64 }
+    /// let storage = Storage::new(Arc::new(MemoryStorage::new()), "runs/r");
+    /// let data = gluers::DataManager::new(&storage);
+    /// let mut out = data.csv_writer("y.csv").unwrap();
+    /// out.write(&Row { t: "a", y: 1.5 }).unwrap();
+    /// out.finish().unwrap();
+    /// assert_eq!(storage.read("runs/r/y.csv").unwrap(), b"t,y\na,1.5\n");
+    /// ```
+    pub fn csv_writer(&self, path: &str) -> Result<CsvWriter, DataError> {
+        CsvWriter::create(self.storage, self.path(path))
     }
 
     /// Reads a Parquet file into typed rows (feature `parquet`).

@@ -3,7 +3,7 @@
 use anyhow::{ensure, Context as _};
 use gluers::{RunContext, Task, TaskResult};
 
-use crate::data::{Features, ForecastConfig, Observation, HALF_HOURS_PER_DAY};
+use crate::data::{Features, ForecastConfig, ObservationRef, HALF_HOURS_PER_DAY};
 
 /// Loads the inputs and writes `train.csv` (history with demand) and
 /// `holdout_features.csv` (the half hours to forecast, without demand).
@@ -20,18 +20,25 @@ impl Task for PrepareDataTask {
 
     fn run(&self, ctx: &mut RunContext) -> TaskResult {
         let cfg: ForecastConfig = ctx.config("forecast")?;
-        let train: Vec<Observation> = ctx.data().root().read_csv(&cfg.train)?;
         let features: Vec<Features> = ctx.data().root().read_csv(&cfg.to_forecast)?;
-        let last = train
-            .last()
-            .map(|o| o.timestamp.as_str())
-            .with_context(|| format!("{} has no rows", cfg.train))?;
+        // The history is streamed into train.csv a row at a time, so memory
+        // does not grow with it; each row is checked (parsed) and copied as
+        // it was read; train.csv appears only once it is whole.
+        let mut history = ctx.data().root().csv_reader(&cfg.train)?;
+        let mut train = ctx.data().csv_writer("train.csv")?;
+        let mut last = String::new();
+        while let Some(row) = history.next_row::<ObservationRef>()? {
+            last.clear();
+            last.push_str(row.timestamp);
+            train.copy_row(&history)?;
+        }
+        ensure!(train.rows() > 0, "{} has no rows", cfg.train);
         let first = features
             .first()
             .map(|f| f.timestamp.as_str())
             .with_context(|| format!("{} has no rows", cfg.to_forecast))?;
         ensure!(
-            first > last,
+            first > last.as_str(),
             "{} starts at {first}, not after the end of the training data ({last}): forecast only what comes after",
             cfg.to_forecast,
         );
@@ -41,13 +48,12 @@ impl Task for PrepareDataTask {
             cfg.to_forecast,
             features.len()
         );
-        ctx.data()
-            .write_csv("train.csv", &train)
-            .context("writing train.csv")?;
+        let train_rows = train.rows();
+        train.finish().context("writing train.csv")?;
         ctx.data()
             .write_csv("holdout_features.csv", &features)
             .context("writing holdout_features.csv")?;
-        ctx.log_param("train_rows", train.len());
+        ctx.log_param("train_rows", train_rows);
         ctx.log_param("holdout_rows", features.len());
         ctx.log_param("holdout_days", features.len() / HALF_HOURS_PER_DAY);
         Ok(())

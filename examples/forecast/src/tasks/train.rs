@@ -28,17 +28,19 @@ impl Task for TrainModelTask {
 
     fn run(&self, ctx: &mut RunContext) -> TaskResult {
         let cfg: ForecastConfig = ctx.config("forecast")?;
-        let train: Vec<Observation> = ctx.data().read_csv("train.csv")?;
         ensure!(
-            cfg.season_length > 0 && cfg.season_length <= train.len(),
+            cfg.season_length > 0,
+            "forecast.season_length is 0, it must be between 1 and the number of training rows"
+        );
+        // Only the last season is needed: read from the end of train.csv.
+        let season: Vec<Observation> = ctx.data().read_csv_tail("train.csv", cfg.season_length)?;
+        ensure!(
+            season.len() == cfg.season_length,
             "forecast.season_length is {}, it must be between 1 and the {} training rows",
             cfg.season_length,
-            train.len()
+            season.len()
         );
-        let last_season = train[train.len() - cfg.season_length..]
-            .iter()
-            .map(|o| o.demand_gw)
-            .collect();
+        let last_season = season.iter().map(|o| o.demand_gw).collect();
         let model = SeasonalNaive {
             season_length: cfg.season_length,
             last_season,
