@@ -65,6 +65,22 @@ impl RowStatus {
         }
     }
 
+    /// The status [`as_str`](Self::as_str) names.
+    fn parse(text: &str) -> Option<Self> {
+        [
+            RowStatus::Completed,
+            RowStatus::SkippedEval,
+            RowStatus::Failed,
+            RowStatus::Running,
+            RowStatus::Killed,
+            RowStatus::Unknown,
+            RowStatus::Damaged,
+            RowStatus::Missing,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
     fn of(record: &RunRecord) -> Self {
         match record.observed_status() {
             RunStatus::Success if record.tasks.iter().any(|t| t.kind == "eval") => {
@@ -99,25 +115,19 @@ pub fn compare(
 ) -> Result<String> {
     let detail = format != CompareFormat::Gluepy;
     let rows = if folders.is_empty() {
-        // Every run of the DAG: the index gives them without listing every
-        // folder; Gluepy's table takes the metrics from it too, the detailed
-        // table reads each run's run.json and params.json besides.
+        // Every run of the DAG: from the index, which holds each run's
+        // status, start, params and metrics, when it can be trusted.
         match index::runs_of(backend, dag_label) {
-            Some(runs) if !detail => runs
+            Some(runs) => runs
                 .into_iter()
-                .map(|(folder, metrics)| Row {
-                    folder,
-                    metrics,
-                    status: RowStatus::Unknown,
-                    started_at: None,
-                    params: Params::new(),
+                .map(|r| Row {
+                    folder: r.folder,
+                    metrics: r.metrics,
+                    status: r.status,
+                    started_at: Some(r.started_at),
+                    params: r.params,
                 })
                 .collect(),
-            Some(runs) => read_rows(
-                backend,
-                runs.into_iter().map(|(f, _)| (f.clone(), f)).collect(),
-                true,
-            )?,
             None => discover(backend, dag_label, detail)?,
         }
     } else {

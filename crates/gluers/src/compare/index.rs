@@ -33,8 +33,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use gluers_formats::params::PARAMS_FILE;
+use gluers_formats::MetricValue;
+
 use crate::metrics::{Metrics, METRICS_FILE};
-use crate::run_record::{RunRecord, RunStatus, RUN_RECORD_FILE};
+use crate::run_record::{RunRecord, RUN_RECORD_FILE};
 use crate::storage::{StorageBackend, StorageError};
 
 /// The index, as a storage key.
@@ -42,7 +45,7 @@ pub const INDEX_FILE: &str = "runs/.gluers/index.tsv";
 /// Markers of the runs in progress, one empty file per run folder.
 const PENDING_DIR: &str = "runs/.gluers/pending";
 /// The index format's version; another version is rebuilt.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Folders changed this close to the stamp are not trusted.
 pub const RACY: Duration = Duration::from_secs(2);
 
@@ -62,10 +65,39 @@ struct Entry<'a> {
     folder: Cow<'a, str>,
     dag: Cow<'a, str>,
     started_at: Cow<'a, str>,
-    /// As `run.json` spells it: `running`, `success`, `failed`.
+    /// As `--compare` shows it: `completed`, `skipped-eval`, `failed`, ...
     status: Cow<'a, str>,
+    /// `params.json` as compact JSON (`{}` when there is none).
+    params: Cow<'a, str>,
     /// `None` when the folder has no `metrics.json`.
-    metrics: Option<Vec<(Cow<'a, str>, f64)>>,
+    metrics: Option<Vec<(Cow<'a, str>, MetricValue)>>,
+}
+
+/// One run as the index gives it to `--compare`.
+pub(super) struct IndexedRun {
+    pub(super) folder: String,
+    pub(super) metrics: Option<Metrics>,
+    pub(super) status: super::RowStatus,
+    pub(super) started_at: String,
+    pub(super) params: gluers_formats::Params,
+}
+
+/// A metric value as the index writes it: an integer as itself, a float
+/// with `{:e}` (which reads back to the same float, and always holds an
+/// `e`, so the two cannot be confused).
+fn encode_value(v: MetricValue) -> String {
+    match v {
+        MetricValue::Int(i) => i.to_string(),
+        MetricValue::Float(f) => format!("{f:e}"),
+    }
+}
+
+fn decode_value(text: &str) -> Option<MetricValue> {
+    if text.contains(['e', 'E', 'N', 'n', 'i']) {
+        text.parse().ok().map(MetricValue::Float)
+    } else {
+        text.parse().ok().map(MetricValue::Int)
+    }
 }
 
 /// The first line of the index: its format and version, then the stamp time.
@@ -88,7 +120,7 @@ impl<'a> Index<'a> {
             let _ = writeln!(out, "F\t{folder}\t{time}");
         }
         for e in &self.runs {
-            if ![&e.folder, &e.dag, &e.started_at, &e.status]
+            if ![&e.folder, &e.dag, &e.started_at, &e.status, &e.params]
                 .iter()
                 .all(|s| clean(s))
             {
@@ -97,14 +129,14 @@ impl<'a> Index<'a> {
             let present = if e.metrics.is_some() { '+' } else { '-' };
             let _ = write!(
                 out,
-                "R\t{}\t{}\t{}\t{}\t{present}",
-                e.folder, e.dag, e.started_at, e.status
+                "R\t{}\t{}\t{}\t{}\t{}\t{present}",
+                e.folder, e.dag, e.started_at, e.status, e.params
             );
             for (k, v) in e.metrics.iter().flatten() {
                 if !clean(k) {
                     return None;
                 }
-                let _ = write!(out, "\t{k}\t{v:e}");
+                let _ = write!(out, "\t{k}\t{}", encode_value(*v));
             }
             out.push('\n');
         }
@@ -134,13 +166,14 @@ impl<'a> Index<'a> {
                 }
                 "R" => {
                     let mut next = || fields.next().map(Cow::Borrowed);
-                    let (folder, dag, started_at, status) = (next()?, next()?, next()?, next()?);
+                    let (folder, dag, started_at, status, params) =
+                        (next()?, next()?, next()?, next()?, next()?);
                     let metrics = match fields.next()? {
                         "-" => None,
                         "+" => {
                             let mut pairs = Vec::new();
                             while let Some(key) = fields.next() {
-                                pairs.push((Cow::Borrowed(key), fields.next()?.parse().ok()?));
+                                pairs.push((Cow::Borrowed(key), decode_value(fields.next()?)?));
                             }
                             Some(pairs)
                         }
@@ -151,6 +184,7 @@ impl<'a> Index<'a> {
                         dag,
                         started_at,
                         status,
+                        params,
                         metrics,
                     });
                 }
@@ -163,10 +197,7 @@ impl<'a> Index<'a> {
 
 /// Every run of `dag` with its metrics, oldest first, as the folder scan
 /// would give them; `None` when the caller should scan (see the module).
-pub(crate) fn runs_of(
-    backend: &dyn StorageBackend,
-    dag: &str,
-) -> Option<Vec<(String, Option<Metrics>)>> {
+pub(super) fn runs_of(backend: &dyn StorageBackend, dag: &str) -> Option<Vec<IndexedRun>> {
     let root = backend.local_path("")?;
     let text = std::fs::read_to_string(root.join(INDEX_FILE)).unwrap_or_default();
     let mut runs = match Index::decode(&text) {
@@ -187,7 +218,13 @@ pub(crate) fn runs_of(
                     Some(m)
                 }
             };
-            Some((e.folder.into_owned(), metrics))
+            Some(IndexedRun {
+                folder: e.folder.into_owned(),
+                metrics,
+                status: super::RowStatus::parse(&e.status)?,
+                started_at: e.started_at.into_owned(),
+                params: gluers_formats::params::params_from_json(&e.params).ok()?,
+            })
         })
         .collect()
 }
@@ -335,14 +372,19 @@ fn read_entries(backend: &dyn StorageBackend, folders: Vec<String>) -> Option<Ve
         .map(|(f, _)| format!("{f}/{METRICS_FILE}"))
         .collect();
     let contents = super::read_parallel(backend, &files);
+    let params_files: Vec<String> = found
+        .iter()
+        .map(|(f, _)| format!("{f}/{PARAMS_FILE}"))
+        .collect();
+    let params = super::read_parallel(backend, &params_files);
     let mut entries = Vec::with_capacity(found.len());
-    for ((folder, record), content) in found.into_iter().zip(contents) {
+    for (((folder, record), content), params) in found.into_iter().zip(contents).zip(params) {
         let metrics = match content {
             Ok(bytes) => {
                 let metrics = Metrics::from_json(&String::from_utf8_lossy(&bytes)).ok()?;
                 Some(
                     metrics
-                        .iter()
+                        .values()
                         .map(|(k, v)| (Cow::Owned(k.to_string()), v))
                         .collect(),
                 )
@@ -350,24 +392,28 @@ fn read_entries(backend: &dyn StorageBackend, folders: Vec<String>) -> Option<Ve
             Err(StorageError::NotFound { .. }) => None,
             Err(_) => return None,
         };
+        // A damaged params.json is the scan's to report.
+        let params = match params {
+            Ok(bytes) => {
+                let parsed =
+                    gluers_formats::params::params_from_json(&String::from_utf8_lossy(&bytes))
+                        .ok()?;
+                serde_json::to_string(&parsed).ok()?
+            }
+            Err(StorageError::NotFound { .. }) => "{}".to_string(),
+            Err(_) => return None,
+        };
         entries.push(Entry {
             folder: Cow::Owned(folder),
-            dag: Cow::Owned(record.dag),
-            started_at: Cow::Owned(record.started_at),
-            status: Cow::Owned(status_name(record.status)),
+            dag: Cow::Owned(record.dag.clone()),
+            started_at: Cow::Owned(record.started_at.clone()),
+            status: Cow::Owned(super::RowStatus::of(&record).as_str().to_string()),
+            params: Cow::Owned(params),
             metrics,
         });
     }
     entries.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     Some(entries)
-}
-
-/// A status as `run.json` spells it.
-fn status_name(status: RunStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The scan's order: day by day (year, month, day by number, then name),

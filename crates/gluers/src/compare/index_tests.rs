@@ -9,6 +9,7 @@ use super::*;
 use crate::compare::{compare, discover, render_gluepy, CompareFormat};
 use crate::settings::Settings;
 use crate::storage::{LocalStorage, MemoryStorage};
+use gluers_formats::MetricValue;
 
 fn write_run(root: &Path, folder: &str, dag: &str, started_at: &str, metrics: Option<&str>) {
     let dir = root.join(folder);
@@ -114,7 +115,7 @@ fn tamper(root: &Path, folder: &str) {
     let index = Index::decode(&text).unwrap();
     let mut runs = index.runs.clone();
     let run = runs.iter_mut().find(|e| e.folder == folder).unwrap();
-    run.metrics.as_mut().unwrap()[0].1 = 999.0;
+    run.metrics.as_mut().unwrap()[0].1 = MetricValue::Float(999.0);
     let tampered = Index { runs, ..index }.encode().unwrap();
     std::fs::write(&path, tampered).unwrap();
 }
@@ -305,11 +306,17 @@ fn the_index_text_reads_back_to_the_same_runs() {
                 folder: Cow::Borrowed("runs/2026/1/2/a"),
                 dag: Cow::Borrowed("forecast"),
                 started_at: Cow::Borrowed("2026-01-02T00:00:00Z"),
-                status: Cow::Borrowed("success"),
+                status: Cow::Borrowed("completed"),
+                params: Cow::Borrowed(r#"{"alpha":0.5,"name":"a b"}"#),
                 metrics: Some(vec![
-                    (Cow::Borrowed("mape"), 0.1 + 0.2),
-                    (Cow::Borrowed("tiny"), 5e-324),
-                    (Cow::Borrowed("big"), -1.7976931348623157e308),
+                    (Cow::Borrowed("mape"), MetricValue::Float(0.1 + 0.2)),
+                    (Cow::Borrowed("tiny"), MetricValue::Float(5e-324)),
+                    (
+                        Cow::Borrowed("big"),
+                        MetricValue::Float(-1.7976931348623157e308),
+                    ),
+                    (Cow::Borrowed("rows"), MetricValue::Int(42)),
+                    (Cow::Borrowed("whole"), MetricValue::Float(42.0)),
                 ]),
             },
             Entry {
@@ -317,6 +324,7 @@ fn the_index_text_reads_back_to_the_same_runs() {
                 dag: Cow::Borrowed("forecast"),
                 started_at: Cow::Borrowed("2026-01-02T00:00:01Z"),
                 status: Cow::Borrowed("running"),
+                params: Cow::Borrowed("{}"),
                 metrics: None,
             },
             Entry {
@@ -324,6 +332,7 @@ fn the_index_text_reads_back_to_the_same_runs() {
                 dag: Cow::Borrowed("other"),
                 started_at: Cow::Borrowed("x"),
                 status: Cow::Borrowed("failed"),
+                params: Cow::Borrowed("{}"),
                 metrics: Some(Vec::new()),
             },
         ],
@@ -333,13 +342,24 @@ fn the_index_text_reads_back_to_the_same_runs() {
     assert_eq!(back.encode().unwrap(), text);
     assert_eq!(back.stamped_at, index.stamped_at);
     assert_eq!(back.folders, index.folders);
-    let values: Vec<f64> = back.runs[0]
+    let values: Vec<MetricValue> = back.runs[0]
         .metrics
         .iter()
         .flatten()
         .map(|(_, v)| *v)
         .collect();
-    assert_eq!(values, [0.1 + 0.2, 5e-324, -1.7976931348623157e308]);
+    assert_eq!(
+        values,
+        [
+            MetricValue::Float(0.1 + 0.2),
+            MetricValue::Float(5e-324),
+            MetricValue::Float(-1.7976931348623157e308),
+            MetricValue::Int(42),
+            MetricValue::Float(42.0),
+        ],
+        "integers stay integers, floats stay floats"
+    );
+    assert_eq!(back.runs[0].params, r#"{"alpha":0.5,"name":"a b"}"#);
     assert!(back.runs[1].metrics.is_none() && back.runs[2].metrics == Some(Vec::new()));
     // A tab in a field cannot be written; a damaged line cannot be read.
     let mut odd = index.runs.clone();
