@@ -112,47 +112,10 @@ pub(crate) fn require_sandbox() -> crate::error::Result<()> {
 /// own run folder is granted separately), listed so that Landlock's
 /// "beneath" rules reach around the sealed paths.
 pub(crate) fn readable_storage(root: &Path, sealed: &[String]) -> Vec<PathBuf> {
-    let sealed: Vec<Vec<String>> = sealed
-        .iter()
-        .map(|s| {
-            s.split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .map(str::to_string)
-                .collect()
-        })
+    let hidden: Vec<PathBuf> = std::iter::once(root.join("runs"))
+        .chain(sealed.iter().map(|s| root.join(s)))
         .collect();
-    let mut out = Vec::new();
-    around(root, &[], &sealed, &mut out);
-    out
-}
-
-fn around(dir: &Path, at: &[String], sealed: &[Vec<String>], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let mut here = at.to_vec();
-        here.push(name.clone());
-        if here.len() == 1 && name == "runs" {
-            continue;
-        }
-        let is_sealed = sealed
-            .iter()
-            .any(|s| s.starts_with(&here) && s.len() == here.len());
-        if is_sealed {
-            continue;
-        }
-        let contains_sealed = sealed
-            .iter()
-            .any(|s| s.len() > here.len() && s.starts_with(&here));
-        let path = dir.join(&name);
-        if contains_sealed && path.is_dir() {
-            around(&path, &here, sealed, out);
-        } else {
-            out.push(path);
-        }
-    }
+    paths_around(root, &hidden)
 }
 
 /// Everything beneath `root` except the `hidden` paths (absolute, real
@@ -176,8 +139,9 @@ pub(crate) fn paths_around(root: &Path, hidden: &[PathBuf]) -> Vec<PathBuf> {
         if hidden.iter().any(|h| path.starts_with(h)) {
             continue;
         }
-        let real_dir = e.file_type().is_ok_and(|t| t.is_dir());
-        if real_dir && hidden.iter().any(|h| h.starts_with(&path)) {
+        // A link to a folder is split too: granted whole, Landlock would
+        // give the folder it points to, hidden path included.
+        if path.is_dir() && hidden.iter().any(|h| h.starts_with(&path)) {
             out.extend(paths_around(&path, hidden));
         } else {
             out.push(path);

@@ -203,20 +203,8 @@ fn frozen_paths(ctx: &Ctx, manifest: &Manifest, root: &Path) -> Vec<PathBuf> {
 /// (excluded), outermost first: bind-mounted onto themselves, they cannot
 /// be renamed away with the read-only paths inside.
 fn pins(root: &Path, readonly: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = Vec::new();
-    for p in readonly {
-        let Ok(rel) = p.strip_prefix(root) else {
-            continue;
-        };
-        let mut at = root.to_path_buf();
-        let parts: Vec<_> = rel.components().collect();
-        for c in parts.iter().take(parts.len().saturating_sub(1)) {
-            at.push(c);
-            if !out.contains(&at) {
-                out.push(at.clone());
-            }
-        }
-    }
+    let mut out = crate::contain::folders_toward(root, readonly);
+    out.retain(|p| p != root);
     out.sort_by_key(|p| p.components().count());
     out
 }

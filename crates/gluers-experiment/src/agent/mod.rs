@@ -194,13 +194,7 @@ fn summary(
         count(Status::Crash),
         count(Status::Timeout),
     );
-    let name = |id: u64| {
-        if id == 0 {
-            "baseline".to_string()
-        } else {
-            format!("experiment {id}")
-        }
-    };
+    let name = crate::commands::show::experiment_name;
     println!(
         "best kept: {} ({}) -> {} ({})",
         start_best,

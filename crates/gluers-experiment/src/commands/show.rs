@@ -11,6 +11,15 @@ use crate::metrics::Metrics;
 use crate::report::{render_chart_directed, ChartPoint, ChartStatus};
 use crate::state::FrozenKind;
 
+/// How the log names experiment `id`: `baseline` or `experiment N`.
+pub(crate) fn experiment_name(id: u64) -> String {
+    if id == 0 {
+        "baseline".to_string()
+    } else {
+        format!("experiment {id}")
+    }
+}
+
 /// `experiment status`: the experiment at a glance.
 pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
     let ctx = Ctx::open(dir, Access::Read)?;
@@ -23,11 +32,7 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
     println!("experiment    {}  (DAG `{}`)", s.branch, s.dag);
     println!("goal          {}", s.goal);
     println!("base commit   {}", short(&s.base_commit));
-    let kept = if s.kept_experiment == 0 {
-        "baseline".to_string()
-    } else {
-        format!("experiment {}", s.kept_experiment)
-    };
+    let kept = experiment_name(s.kept_experiment);
     println!("last kept     {} ({kept})", short(&s.kept_commit));
     let head = git.rev_parse("HEAD").unwrap_or_default();
     if head != s.kept_commit {
@@ -57,11 +62,7 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
         println!("  {p:<40} {}", e.reason);
     }
     println!("baseline      {}", s.baseline.inline());
-    let best = if s.best_experiment == 0 {
-        "baseline".to_string()
-    } else {
-        format!("experiment {}", s.best_experiment)
-    };
+    let best = experiment_name(s.best_experiment);
     println!("best kept     {} ({best})", s.best_kept.inline());
     let (direction, source) = contract::direction(&s.metric_docs, &s.primary_metric);
     println!(
