@@ -11,8 +11,9 @@ use std::fs::File;
 use std::os::fd::AsFd;
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+    PathFdError, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI,
 };
 
 use super::Policy;
@@ -90,13 +91,25 @@ fn ruleset(policy: &Policy) -> Result<RulesetCreated, String> {
 /// when a strict one cannot be.
 pub(crate) fn restrict_self(policy: &Policy) -> Result<Option<String>, String> {
     let mut rs = ruleset(policy)?;
-    for (paths, access) in [
-        (&policy.readable, read_access()),
-        (&policy.listable, BitFlags::from(AccessFs::ReadDir)),
-        (&policy.writable, write_access()),
+    for (paths, access, may_vanish) in [
+        (&policy.readable, read_access(), true),
+        (&policy.listable, BitFlags::from(AccessFs::ReadDir), true),
+        (&policy.writable, write_access(), false),
     ] {
         for path in paths {
-            let fd = PathFd::new(path).map_err(|e| format!("sandbox path: {e}"))?;
+            let fd = match PathFd::new(path) {
+                Ok(fd) => fd,
+                // A path listed around a hidden one (a sibling in /tmp, say)
+                // can be removed by its owner before the rules are made.
+                // Granting nothing for it is the closed side: were it made
+                // again, it would be unreadable.
+                Err(PathFdError::OpenCall { source, .. })
+                    if may_vanish && source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue
+                }
+                Err(e) => return Err(format!("sandbox path: {e}")),
+            };
             // Folder-only rights on a file would make the kernel reject the
             // rule; ask for the file subset. The type comes from the opened
             // descriptor, so it is the type of what the rule covers.
@@ -142,6 +155,31 @@ mod tests {
         assert!(!w.contains(AccessFs::MakeChar) && !w.contains(AccessFs::MakeBlock));
         assert!(w.contains(AccessFs::MakeReg | AccessFs::Refer | AccessFs::Truncate));
         assert!(w.contains(read_access()));
+    }
+
+    /// A readable path removed before the rules are made (a sibling
+    /// folder in /tmp, listed around a hidden one) is skipped; a writable
+    /// one that is missing is still an error. Each runs on a thread of its
+    /// own, since Landlock restricts only the calling thread.
+    #[test]
+    fn a_vanished_readable_path_is_skipped_but_a_missing_writable_one_is_refused() {
+        let gone = tempfile::tempdir().unwrap().path().to_path_buf();
+        let restrict = |policy: Policy| {
+            std::thread::spawn(move || restrict_self(&policy))
+                .join()
+                .unwrap()
+        };
+        let readable = Policy {
+            readable: vec![gone.clone()],
+            ..Policy::default()
+        };
+        assert!(restrict(readable).is_ok());
+        let writable = Policy {
+            writable: vec![gone.clone()],
+            ..Policy::default()
+        };
+        let err = restrict(writable).unwrap_err();
+        assert!(err.contains(&gone.display().to_string()), "{err}");
     }
 
     #[test]
