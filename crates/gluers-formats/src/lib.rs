@@ -10,6 +10,7 @@
 //! | a metric's direction and constraints | [`contract`] | the runtime's `MetricDoc` | the engine (better/worse, `keep`) |
 //! | project and module names | [`name`] | `gluers new`, `startmodule` | both |
 //! | one-line error messages | [`message`] | both binaries | the user |
+//! | exit codes (0, 1 failed, 2 usage) | [`exit`] | both binaries | scripts, the engine |
 //! | `<run_folder>/params.json` | [`params`] | the runtime's `log_param` | `dag --compare` |
 //! | the writer of `run.json` and of temporary files | [`process`] | the runtime | `dag --compare`, `--retry`, the temporary-file sweep |
 //!
@@ -31,6 +32,7 @@
 pub mod contract;
 pub mod describe;
 pub mod escape;
+pub mod exit;
 pub mod message;
 pub mod metrics;
 pub mod name;
@@ -41,6 +43,7 @@ pub mod run_record;
 
 pub use contract::{Constraint, ConstraintOp, Direction};
 pub use describe::{Describe, DescribedEvalTask, DescribedMetric, DescribedTask};
+pub use exit::ExitStatus;
 pub use metrics::{MetricError, MetricValue, Metrics, MetricsFileError, METRICS_FILE};
 pub use params::{Params, PARAMS_FILE};
 pub use process::{Liveness, ProcessStamp};

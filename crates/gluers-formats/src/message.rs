@@ -27,3 +27,41 @@ pub fn one_line_usage(rendered: &str) -> String {
     }
     line
 }
+
+/// An error and its chain of sources as one line, `outer: cause: its
+/// cause`, the way `anyhow` prints `{:#}`.
+///
+/// A source whose text the line already ends with is not repeated: some
+/// errors print their cause in their own message and also return it as
+/// their source.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct Outer(std::io::Error);
+/// impl std::fmt::Display for Outer {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("cannot read configs/")
+///     }
+/// }
+/// impl std::error::Error for Outer {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let err = Outer(std::io::Error::other("permission denied"));
+/// assert_eq!(gluers_formats::message::chain(&err), "cannot read configs/: permission denied");
+/// ```
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        next = cause.source();
+    }
+    line
+}

@@ -1,13 +1,31 @@
-//! The error type of the gluers library and the exit codes it maps to.
+//! The error type of the gluers library and the exit status it maps to.
 
 use std::path::PathBuf;
+
+use gluers_formats::exit::ExitStatus;
 
 use crate::storage::StorageError;
 
 /// Everything that can stop a gluers command.
 ///
-/// Each message is one line that says what went wrong, where, and what to do.
+/// Each message is one line that says what went wrong, where, and what to
+/// do. A variant that wraps another error keeps it as its
+/// [`source`](std::error::Error::source) rather than copying its text, so a
+/// caller can inspect or downcast it; `cargo manage` prints the whole chain
+/// on one line, `outer: cause: its cause`, as `anyhow`'s `{:#}` does.
+///
+/// ```
+/// use std::error::Error;
+/// use gluers::{GluersError, ExitStatus};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+/// let err = GluersError::Io { context: "cannot read the current folder".into(), source: io };
+/// assert_eq!(err.to_string(), "cannot read the current folder");
+/// assert_eq!(err.source().unwrap().to_string(), "denied");
+/// assert_eq!(err.exit_status(), ExitStatus::Failure);
+/// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GluersError {
     /// The command line asked for something that does not exist or cannot be combined.
     #[error("{0}")]
@@ -30,35 +48,53 @@ pub enum GluersError {
     #[error("{0}")]
     Config(String),
 
+    /// A file or folder outside the storage could not be read or written.
+    #[error("{context}")]
+    Io {
+        /// What was being done, and on which path.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
 
-    /// A task returned an error; the run stopped there.
-    #[error("task '{task}' failed: {message}")]
+    /// A task returned an error (or panicked); the run stopped there.
+    #[error("task '{task}' failed")]
     TaskFailed {
         /// The label of the failing task.
         task: String,
-        /// The task's error, with its causes joined by ": ".
-        message: String,
+        /// The task's error, with its own causes as its source chain.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 
-    /// Anything else, already phrased for the user.
-    #[error("{0}")]
-    Other(String),
+    /// A project command (see [`Command`](crate::Command)) returned an error.
+    #[error("{command}")]
+    CommandFailed {
+        /// The command's name.
+        command: String,
+        /// The command's error, with its own causes as its source chain.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl GluersError {
-    /// The process exit code for this error: 2 for usage errors, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// How the process ends for this error: [`ExitStatus::Usage`] (code 2)
+    /// for usage errors, [`ExitStatus::Failure`] (code 1) otherwise.
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            GluersError::Usage(_) => 2,
-            _ => 1,
+            GluersError::Usage(_) => ExitStatus::Usage,
+            _ => ExitStatus::Failure,
         }
     }
 }
 
-pub use gluers_formats::escape::escape_controls;
+pub(crate) use gluers_formats::escape::escape_controls;
 
 /// Shorthand for results in the gluers library.
 pub type Result<T, E = GluersError> = std::result::Result<T, E>;

@@ -40,44 +40,53 @@
 //! }
 //! ```
 //!
-//! Module map: [`task`] and [`dag`] define pipelines; [`registry`] checks
-//! them; [`settings`] and [`context`] configure a run; [`runner`] executes
-//! it with a [`RunContext`] over [`storage`]; [`metrics`] and [`ops`] record
-//! what evaluation measured; [`compare`] and [`describe`] read runs back;
-//! [`cli`] and [`project`] are the command line.
+//! The public surface is small on purpose: the items above at the root,
+//! and a few modules for what a project reaches less often:
+//!
+//! | module | what is in it |
+//! | --- | --- |
+//! | [`storage`] | [`StorageBackend`] and its errors, for new backends |
+//! | [`data`] | the data manager's tables, readers, writers and errors |
+//! | [`settings`] | the sections of `configs/settings.toml` |
+//! | [`metrics`] | what [`RunContext`] has logged so far |
+//! | [`ops`] | where logged metrics, params and artifacts are mirrored |
+//! | [`testing`] | a [`RunContext`] in memory, for unit tests of tasks |
+//!
+//! The runner, the registry, the command line and the `--compare` and
+//! `--describe` readers are the project binary's internals: they are
+//! reached through [`Project::main`], not linked one by one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod atomic;
-pub mod cli;
-pub mod compare;
-pub mod context;
-pub mod dag;
+mod cli;
+mod compare;
+mod context;
+mod dag;
 pub mod data;
-pub mod describe;
-pub mod error;
+mod describe;
+mod error;
 mod limits;
 pub mod metrics;
 pub mod ops;
 mod progress;
-pub mod project;
-pub mod registry;
-pub mod run_context;
-pub mod run_folder;
-pub mod run_record;
-pub mod runner;
+mod project;
+mod registry;
+mod run_context;
+mod run_folder;
+mod run_record;
+mod runner;
 mod scaffold;
 pub mod settings;
 pub mod storage;
-pub mod task;
+mod task;
 pub mod testing;
 
-pub use atomic::write_atomic;
+pub use context::Context;
 pub use dag::Dag;
-/// polars, for DataFrame tables (feature `polars`).
-#[cfg(feature = "polars")]
-pub use data::polars;
-pub use data::{DataError, DataManager};
+pub use data::DataManager;
 pub use error::{GluersError, Result};
 pub use gluers_formats::contract::{Constraint, Direction};
+pub use gluers_formats::exit::ExitStatus;
 pub use project::{Command, CommandContext, Project};
 pub use run_context::RunContext;
 pub use settings::Settings;
@@ -86,3 +95,8 @@ pub use task::{EvaluationTask, MetricDoc, Task, TaskResult};
 
 /// Re-exported so projects need no direct dependency for task errors.
 pub use anyhow;
+
+/// polars, for DataFrame tables (feature `polars`).
+#[cfg(feature = "polars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "polars")))]
+pub use data::polars;

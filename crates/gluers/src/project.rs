@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gluers_formats::exit::ExitStatus;
+
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{self, BuiltinCommand, ProjectCli};
@@ -126,23 +128,34 @@ impl Project {
     }
 
     /// Parses the process arguments, runs the command, and returns the exit
-    /// code: 0, 1 for a failed run, 2 for a usage error.
+    /// code: 0, 1 for a failed run, 2 for a usage error (see [`ExitStatus`]).
+    /// An error is printed on stderr as one line first.
     pub fn main(self) -> ExitCode {
-        self.main_from(std::env::args_os())
+        self.main_from(std::env::args_os()).into()
     }
 
-    /// Like [`main`](Self::main) with explicit arguments (the first is the program name).
-    pub fn main_from<I, T>(self, args: I) -> ExitCode
+    /// Like [`main`](Self::main) with explicit arguments (the first is the
+    /// program name), returning the [`ExitStatus`] so a test can compare it.
+    ///
+    /// ```
+    /// use gluers::{Dag, ExitStatus, Project};
+    ///
+    /// let status = Project::new("demo")
+    ///     .dag(Dag::new("demo"))
+    ///     .main_from(["demo", "dag", "no_such_dag"]);
+    /// assert_eq!(status, ExitStatus::Usage);
+    /// ```
+    pub fn main_from<I, T>(self, args: I) -> ExitStatus
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
         ignore_file_size_signal();
         match self.dispatch(args) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => ExitStatus::Success,
             Err(e) => {
                 report_error(&e);
-                ExitCode::from(e.exit_code())
+                e.exit_status()
             }
         }
     }
@@ -176,8 +189,10 @@ impl Project {
             }
         })?;
         let registry = Registry::new(self.dags)?;
-        let cwd = std::env::current_dir()
-            .map_err(|e| GluersError::Other(format!("cannot read the current folder: {e}")))?;
+        let cwd = std::env::current_dir().map_err(|source| GluersError::Io {
+            context: "cannot read the current folder".into(),
+            source,
+        })?;
         let project_dir = project_root(&cwd);
         let settings = Settings::load(&project_dir)?;
         let global = cli::GlobalArgs::from_arg_matches(&matches)
@@ -191,8 +206,10 @@ impl Project {
                     settings,
                     project_dir,
                 };
-                return (custom.handler)(sub, &ctx)
-                    .map_err(|e| GluersError::Other(format!("{name}: {e:#}")));
+                return (custom.handler)(sub, &ctx).map_err(|e| GluersError::CommandFailed {
+                    command: name.to_string(),
+                    source: e.into(),
+                });
             }
         }
         let cli = ProjectCli::from_arg_matches(&matches)
@@ -260,8 +277,9 @@ fn ignore_file_size_signal() {
     );
 }
 
-/// Prints an error as one line on stderr.
-pub fn report_error(e: &GluersError) {
+/// Prints an error and its causes as one line on stderr.
+pub(crate) fn report_error(e: &GluersError) {
     // One line, and nothing from an argument or a file drives the terminal.
-    eprintln!("error: {}", crate::error::escape_controls(&e.to_string()));
+    let line = gluers_formats::message::chain(e);
+    eprintln!("error: {}", crate::error::escape_controls(&line));
 }

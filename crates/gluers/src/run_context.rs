@@ -4,10 +4,10 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Result;
+use crate::metrics::Params;
 use crate::metrics::{MetricError, Metrics};
 use crate::ops::OpsBackend;
 use crate::storage::Storage;
-use gluers_formats::params::Params;
 
 /// The explicit run context handed to every task (no global singletons).
 pub struct RunContext {
@@ -20,7 +20,7 @@ pub struct RunContext {
 
 impl RunContext {
     /// A context for one run.
-    pub fn new(context: Context, storage: Storage, ops: Box<dyn OpsBackend>) -> Self {
+    pub(crate) fn new(context: Context, storage: Storage, ops: Box<dyn OpsBackend>) -> Self {
         RunContext {
             context,
             storage,
@@ -76,7 +76,7 @@ impl RunContext {
     pub fn log_metric(
         &mut self,
         key: &str,
-        value: impl Into<gluers_formats::MetricValue>,
+        value: impl Into<crate::metrics::MetricValue>,
     ) -> std::result::Result<(), MetricError> {
         let value = value.into();
         self.metrics.record(key, value)?;

@@ -49,7 +49,12 @@ pub struct RunOptions {
 }
 
 /// What a finished run produced.
+///
+/// The command line prints the metrics block as the run goes and reads
+/// none of it; it is the result for in-crate callers that run a DAG
+/// another way (a worker, a scheduler), hence the allowance.
 #[derive(Debug)]
+#[allow(dead_code)]
 pub struct RunSummary {
     /// The run id.
     pub run_id: String,
@@ -169,17 +174,18 @@ pub fn run_dag(
             Step::Work(e) => e.task.run(&mut ctx),
             Step::Eval(e) => e.task.run(&mut ctx),
         }));
-        let failure = match outcome {
+        let failure: Option<Box<dyn std::error::Error + Send + Sync>> = match outcome {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("{e:#}")),
-            Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
+            Ok(Err(e)) => Some(e.into()),
+            Err(panic) => Some(format!("panicked: {}", panic_message(&panic)).into()),
         };
-        if let Some(message) = failure {
+        if let Some(source) = failure {
+            let message = gluers_formats::message::chain(&*source);
             progress.fail(&label);
             record.status = RunStatus::Failed;
             record.finished_at = Some(now_iso());
             record.failed_task = Some(label.clone());
-            record.error = Some(message.clone());
+            record.error = Some(message);
             save_params(&storage, ctx.params());
             if let Err(e) = write_record(&storage, &record) {
                 tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
@@ -187,7 +193,7 @@ pub fn run_dag(
             tracing::info!("run folder {} (failed in task {label})", meta.run_folder);
             return Err(GluersError::TaskFailed {
                 task: label,
-                message,
+                source,
             });
         }
         let elapsed = started.elapsed();
@@ -465,7 +471,10 @@ fn build_context(
                     path.display()
                 ))
             } else {
-                GluersError::Config(format!("--local-patch {patch}: {e}"))
+                GluersError::Io {
+                    context: format!("--local-patch {patch}"),
+                    source: e,
+                }
             }
         })?;
         let mapping = context::parse_yaml_mapping(&text, patch)?;

@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use gluers::{DataError, DataManager, MemoryStorage, Storage};
+use gluers::data::DataError;
+use gluers::{DataManager, MemoryStorage, Storage};
 
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
 struct Row {

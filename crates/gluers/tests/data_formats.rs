@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
+use gluers::data::DataError;
 use gluers::data::TableFormat;
-use gluers::{DataError, DataManager, LocalStorage, MemoryStorage, Storage};
+use gluers::{DataManager, LocalStorage, MemoryStorage, Storage};
 use serde::{Deserialize, Serialize};
 
 const RUN: &str = "runs/2014/1/1/3f1c";

@@ -59,7 +59,7 @@ mod tests {
             .map(String::from)
             .to_vec();
         let err = moved_to_gluers("experiment", &args);
-        assert_eq!(err.exit_code(), 2);
+        assert_eq!(err.exit_status(), gluers_formats::exit::ExitStatus::Usage);
         let message = err.to_string();
         assert!(
             message.contains(

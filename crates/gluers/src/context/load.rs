@@ -60,13 +60,6 @@ fn kind(value: &Value) -> &'static str {
 
 /// Merges `over` into `base`: mappings merge key by key, recursively; any
 /// other value in `over` replaces the one in `base`.
-///
-/// ```
-/// let mut base: serde_norway::Mapping = serde_norway::from_str("a: {x: 1, y: 2}").unwrap();
-/// let over: serde_norway::Mapping = serde_norway::from_str("a: {y: 3}").unwrap();
-/// gluers::context::deep_merge(&mut base, over);
-/// assert_eq!(serde_norway::to_string(&base).unwrap(), "a:\n  x: 1\n  y: 3\n");
-/// ```
 pub fn deep_merge(base: &mut Mapping, over: Mapping) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
@@ -78,23 +71,19 @@ pub fn deep_merge(base: &mut Mapping, over: Mapping) {
     }
 }
 
-/// Every `*.yaml` (and `*.yml`) file in `dir`, deep-merged in file-name order.
+/// Every `*.yaml` (and `*.yml`) file in `dir`, deep-merged in file-name
+/// order, recording which file set each key in `origins`.
 ///
 /// A missing folder is an empty context: a project may have no config.
-pub fn load_config_dir(dir: &Path) -> Result<Mapping> {
-    load_config_dir_traced(dir, &mut Origins::default())
-}
-
-/// [`load_config_dir`], recording which file set each key in `origins`.
 pub(crate) fn load_config_dir_traced(dir: &Path, origins: &mut Origins) -> Result<Mapping> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Mapping::new()),
         Err(e) => {
-            return Err(GluersError::Config(format!(
-                "{}: cannot read the config folder: {e}",
-                dir.display()
-            )))
+            return Err(GluersError::Io {
+                context: format!("{}: cannot read the config folder", dir.display()),
+                source: e,
+            })
         }
     };
     let mut files: Vec<_> = entries
@@ -114,8 +103,10 @@ pub(crate) fn load_config_dir_traced(dir: &Path, origins: &mut Origins) -> Resul
     for file in files {
         let origin = file.display().to_string();
         check_file_size(&file, &origin)?;
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| GluersError::Config(format!("{origin}: cannot read: {e}")))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| GluersError::Io {
+            context: format!("{origin}: cannot read"),
+            source,
+        })?;
         let mapping = parse_yaml_mapping(&text, &origin)?;
         origins.record(&mapping, &origin);
         deep_merge(&mut merged, mapping);
@@ -142,12 +133,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deep_merge_merges_mappings_and_replaces_the_rest() {
+        let mut base: Mapping = serde_norway::from_str("a: {x: 1, y: 2}\nl: [1, 2]").unwrap();
+        let over: Mapping = serde_norway::from_str("a: {y: 3}\nl: [3]").unwrap();
+        deep_merge(&mut base, over);
+        assert_eq!(
+            serde_norway::to_string(&base).unwrap(),
+            "a:\n  x: 1\n  y: 3\nl:\n- 3\n"
+        );
+    }
+
+    #[test]
     fn files_merge_in_name_order() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.yaml"), "m: {k: b, only_b: 1}\n").unwrap();
         std::fs::write(dir.path().join("a.yaml"), "m: {k: a, only_a: 1}\n").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored: 1\n").unwrap();
-        let merged = load_config_dir(dir.path()).unwrap();
+        let merged = load_config_dir_traced(dir.path(), &mut Origins::default()).unwrap();
         let text = serde_norway::to_string(&merged).unwrap();
         assert_eq!(text, "m:\n  k: b\n  only_a: 1\n  only_b: 1\n");
     }

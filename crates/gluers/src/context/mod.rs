@@ -11,7 +11,7 @@ mod origins;
 
 pub(crate) use load::check_file_size;
 pub(crate) use load::load_config_dir_traced;
-pub use load::{deep_merge, load_config_dir, parse_yaml_mapping};
+pub use load::{deep_merge, parse_yaml_mapping};
 pub use origins::Origins;
 
 use serde::de::DeserializeOwned;
@@ -49,7 +49,7 @@ pub struct Context {
 
 impl Context {
     /// A context from merged values (without the protected key) and the run's identity.
-    pub fn new(values: Mapping, meta: RunMeta) -> Self {
+    pub(crate) fn new(values: Mapping, meta: RunMeta) -> Self {
         Context {
             values: Value::Mapping(values),
             meta,
@@ -59,20 +59,20 @@ impl Context {
     }
 
     /// The files the values came from, named in errors about a key.
-    pub fn with_origins(mut self, origins: Origins) -> Self {
+    pub(crate) fn with_origins(mut self, origins: Origins) -> Self {
         self.origins = origins;
         self
     }
 
     /// Whether [`get`](Self::get) refuses keys its type does not know
     /// (default: yes; settings `strict_config = false` turns it off).
-    pub fn with_strict(mut self, strict: bool) -> Self {
+    pub(crate) fn with_strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
     }
 
     /// The run's identity.
-    pub fn meta(&self) -> &RunMeta {
+    pub(crate) fn meta(&self) -> &RunMeta {
         &self.meta
     }
 
@@ -80,15 +80,13 @@ impl Context {
     /// into `T`; an empty path reads the whole context.
     ///
     /// ```
-    /// # use gluers::context::{Context, RunMeta};
     /// #[derive(serde::Deserialize)]
     /// struct Forecast { season_length: usize }
     ///
-    /// let values = serde_norway::from_str("forecast:\n  season_length: 336\n").unwrap();
-    /// let meta = RunMeta { run_id: "id".into(), run_folder: "runs/id".into(), created_at: "now".into() };
-    /// let ctx = Context::new(values, meta);
-    /// let cfg: Forecast = ctx.get("forecast").unwrap();
+    /// let ctx = gluers::testing::run_context("forecast:\n  season_length: 336\n")?;
+    /// let cfg: Forecast = ctx.context().get("forecast")?;
     /// assert_eq!(cfg.season_length, 336);
+    /// # Ok::<(), gluers::GluersError>(())
     /// ```
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let value = self.lookup(path)?;
@@ -133,7 +131,7 @@ impl Context {
     }
 
     /// The raw value at a dotted `path`; an empty path is the whole context.
-    pub fn lookup(&self, path: &str) -> Result<&Value> {
+    pub(crate) fn lookup(&self, path: &str) -> Result<&Value> {
         let mut current = &self.values;
         if path.is_empty() {
             return Ok(current);
@@ -161,7 +159,7 @@ impl Context {
     }
 
     /// The context as written to `context.yaml`: the values plus the protected key.
-    pub fn to_yaml(&self) -> String {
+    pub(crate) fn to_yaml(&self) -> String {
         let mut full = match &self.values {
             Value::Mapping(m) => m.clone(),
             _ => Mapping::new(),

@@ -189,7 +189,8 @@ pub fn start_module(project_dir: &Path, name: &str) -> Result<Vec<PathBuf>, Scaf
     let permissions = fs::metadata(&main_path)
         .map_err(io_error("read", &main_path))?
         .permissions();
-    crate::write_atomic(&main_path, wired.as_bytes()).map_err(io_error("write", &main_path))?;
+    crate::atomic::write_atomic(&main_path, wired.as_bytes())
+        .map_err(io_error("write", &main_path))?;
     // The atomic write goes through a private temporary file: restore the mode.
     fs::set_permissions(&main_path, permissions)
         .map_err(io_error("set the permissions of", &main_path))?;
