@@ -20,6 +20,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gluers_experiment::{ExperimentCommand, ProjectSpec};
+use gluers_formats::exit::ExitStatus;
 
 use crate::project::Found;
 use crate::skill::{install_skill, SkillProject, SkillTarget};
@@ -80,17 +81,18 @@ enum Command {
     },
 }
 
-/// A failure: a one-line message and the exit code (2 usage, 1 otherwise).
+/// A failure: a one-line message and how the process ends
+/// ([`ExitStatus::Usage`] or [`ExitStatus::Failure`]).
 struct Failure {
     message: String,
-    code: u8,
+    status: ExitStatus,
 }
 
 impl Failure {
     fn usage(message: impl std::fmt::Display) -> Self {
         Failure {
             message: message.to_string(),
-            code: 2,
+            status: ExitStatus::Usage,
         }
     }
 }
@@ -119,7 +121,7 @@ fn main() -> ExitCode {
                 "error: {}",
                 gluers_formats::message::one_line_usage(&e.render().to_string())
             );
-            return ExitCode::from(2);
+            return ExitStatus::Usage.into();
         }
     };
     let result = match cli.command {
@@ -143,7 +145,7 @@ fn main() -> ExitCode {
                 "error: {}",
                 gluers_formats::escape::escape_controls(&failure.message)
             );
-            ExitCode::from(failure.code)
+            failure.status.into()
         }
     }
 }
@@ -168,10 +170,10 @@ fn new(name: String, dir: PathBuf, gluers_path: Option<PathBuf>) -> Result<ExitC
         gluers_path: gluers_path.or_else(own_checkout),
     };
     let dir = scaffold::new_project(&options).map_err(|e| Failure {
-        code: if matches!(e, scaffold::ScaffoldError::Io { .. }) {
-            1
+        status: if matches!(e, scaffold::ScaffoldError::Io { .. }) {
+            ExitStatus::Failure
         } else {
-            2
+            ExitStatus::Usage
         },
         message: e.to_string(),
     })?;
@@ -223,7 +225,7 @@ fn experiment(
     };
     gluers_experiment::execute(command, project).map_err(|e| Failure {
         message: e.to_string(),
-        code: e.exit_code(),
+        status: ExitStatus::from_code(e.exit_code().into()),
     })
 }
 
@@ -239,7 +241,7 @@ fn cargo_project(cwd: &Path, bin: Option<&str>) -> Result<ProjectSpec, Failure> 
 fn current_dir() -> Result<PathBuf, Failure> {
     std::env::current_dir().map_err(|e| Failure {
         message: format!("cannot read the current folder: {e}"),
-        code: 1,
+        status: ExitStatus::Failure,
     })
 }
 

@@ -37,6 +37,7 @@ use crate::storage::{Storage, StorageError};
 /// adds `polars` to its own `Cargo.toml` with the same version and those
 /// features; cargo merges them into this one.
 #[cfg(feature = "polars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "polars")))]
 pub use polars;
 
 /// A table could not be read or written.
@@ -361,6 +362,7 @@ impl<'a> DataManager<'a> {
     /// assert_eq!(rows, [Row { t: "a".into(), y: 1.5 }]);
     /// ```
     #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     pub fn read_parquet<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
@@ -379,6 +381,7 @@ impl<'a> DataManager<'a> {
     /// an empty table has no rows to tell them. A column whose values are
     /// all `None` is written with Arrow's null type.
     #[cfg(feature = "parquet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     pub fn write_parquet<T: serde::Serialize>(
         &self,
         path: &str,
@@ -468,6 +471,7 @@ impl<'a> DataManager<'a> {
     /// assert_eq!(data.read_frame("y.parquet").unwrap(), df);
     /// ```
     #[cfg(feature = "polars")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polars")))]
     pub fn read_frame(&self, path: &str) -> Result<polars::prelude::DataFrame, DataError> {
         let key = self.path(path);
         let shown = self.storage.display(&key);
@@ -484,6 +488,7 @@ impl<'a> DataManager<'a> {
     ///
     /// The frame is `&mut` because polars may rechunk it while writing.
     #[cfg(feature = "polars")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polars")))]
     pub fn write_frame(
         &self,
         path: &str,
