@@ -172,7 +172,7 @@ impl Settings {
 }
 
 /// Whether `level` names a log level (any case; `warning` is `warn`).
-pub fn is_log_level(level: &str) -> bool {
+pub(crate) fn is_log_level(level: &str) -> bool {
     matches!(
         level.to_ascii_lowercase().as_str(),
         "error" | "warn" | "warning" | "info" | "debug" | "trace"
