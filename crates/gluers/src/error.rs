@@ -69,7 +69,7 @@ pub enum GluersError {
         task: String,
         /// The task's error, with its own causes as its source chain.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+        source: anyhow::Error,
     },
 
     /// A project command (see [`Command`](crate::Command)) returned an error.
@@ -79,7 +79,7 @@ pub enum GluersError {
         command: String,
         /// The command's error, with its own causes as its source chain.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+        source: anyhow::Error,
     },
 }
 
@@ -98,3 +98,62 @@ pub(crate) use gluers_formats::escape::escape_controls;
 
 /// Shorthand for results in the gluers library.
 pub type Result<T, E = GluersError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use anyhow::Context;
+    use gluers_formats::message::chain;
+
+    use super::*;
+
+    /// As the runner builds it from a task's `anyhow::Error`.
+    fn task_failed(error: anyhow::Error) -> GluersError {
+        GluersError::TaskFailed {
+            task: "train".into(),
+            source: error,
+        }
+    }
+
+    #[test]
+    fn a_task_error_is_the_source_with_its_chain_intact() {
+        let cause = std::io::Error::other("disk on fire");
+        let err = task_failed(Err::<(), _>(cause).context("reading x.csv").unwrap_err());
+        assert_eq!(err.to_string(), "task 'train' failed");
+        assert_eq!(
+            chain(&err),
+            "task 'train' failed: reading x.csv: disk on fire"
+        );
+        let task_error = err.source().expect("the task's error");
+        assert!(task_error.source().is_some());
+        assert_eq!(task_error.to_string(), "reading x.csv");
+        let io = task_error.source().expect("its cause");
+        assert!(io.downcast_ref::<std::io::Error>().is_some(), "{io:?}");
+    }
+
+    #[test]
+    fn a_cause_an_error_already_prints_is_not_repeated() {
+        // StorageError::Io prints its I/O error and also returns it as source.
+        let storage = StorageError::Io {
+            path: "runs/a/x.csv".into(),
+            source: std::io::Error::other("permission denied"),
+        };
+        let err = task_failed(storage.into());
+        assert_eq!(
+            chain(&err),
+            "task 'train' failed: runs/a/x.csv: permission denied"
+        );
+        assert!(err
+            .source()
+            .unwrap()
+            .downcast_ref::<StorageError>()
+            .is_some());
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_the_rest_1() {
+        assert_eq!(GluersError::Usage("x".into()).exit_status().code(), 2);
+        assert_eq!(GluersError::Config("x".into()).exit_status().code(), 1);
+    }
+}

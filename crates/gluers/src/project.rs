@@ -208,7 +208,7 @@ impl Project {
                 };
                 return (custom.handler)(sub, &ctx).map_err(|e| GluersError::CommandFailed {
                     command: name.to_string(),
-                    source: e.into(),
+                    source: e,
                 });
             }
         }

@@ -174,10 +174,10 @@ pub fn run_dag(
             Step::Work(e) => e.task.run(&mut ctx),
             Step::Eval(e) => e.task.run(&mut ctx),
         }));
-        let failure: Option<Box<dyn std::error::Error + Send + Sync>> = match outcome {
+        let failure = match outcome {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.into()),
-            Err(panic) => Some(format!("panicked: {}", panic_message(&panic)).into()),
+            Ok(Err(e)) => Some(e),
+            Err(panic) => Some(anyhow::anyhow!("panicked: {}", panic_message(&panic))),
         };
         if let Some(source) = failure {
             let message = gluers_formats::message::chain(&*source);
