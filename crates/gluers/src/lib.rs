@@ -46,6 +46,7 @@
 //! what evaluation measured; [`compare`] and [`describe`] read runs back;
 //! [`cli`] and [`project`] are the command line.
 
+pub mod airflow;
 mod atomic;
 pub mod cli;
 pub mod compare;
