@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Apache Airflow (pinned) and its Kubernetes provider into a cached
-# venv outside the clone, for tests/fixture/tests/airflow.rs, and links the
-# venv's programs as `airflow-python` and `airflow` into $GLUERS_SERVERS/bin.
+# venv outside the clone, for tests/fixture/tests/airflow.rs, and puts the
+# venv's python and airflow as `airflow-python` and `airflow` into $GLUERS_SERVERS/bin.
 #
 # Every package is pinned by tests/servers/airflow-constraints.txt (a freeze
 # of a working install of the versions below for Python 3.11), the same role
@@ -45,6 +45,13 @@ else
         "${constraint_args[@]}"
     installed || { echo "install-airflow: the install in $VENV does not report the pinned versions" >&2; exit 1; }
 fi
-ln -sfn "$VENV/bin/python" "$BIN/airflow-python"
-ln -sfn "$VENV/bin/airflow" "$BIN/airflow"
+# Wrappers, not symlinks: a venv's python finds its packages only when run
+# by its own path.
+for name in airflow-python airflow; do
+    target="$VENV/bin/python"
+    [ "$name" = airflow ] && target="$VENV/bin/airflow"
+    rm -f "$BIN/$name"
+    printf '#!/bin/sh\nexec "%s" "$@"\n' "$target" > "$BIN/$name"
+    chmod +x "$BIN/$name"
+done
 "$VENV/bin/python" -c 'import importlib.metadata as m; print("airflow", m.version("apache-airflow"), "cncf-kubernetes", m.version("apache-airflow-providers-cncf-kubernetes"))'

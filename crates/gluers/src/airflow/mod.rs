@@ -284,7 +284,10 @@ fn check_pod_settings(settings: &AirflowSettings) -> std::result::Result<(), Str
 }
 
 fn check_resources(resources: &PodResources) -> std::result::Result<(), String> {
-    for (which, map) in [("requests", &resources.requests), ("limits", &resources.limits)] {
+    for (which, map) in [
+        ("requests", &resources.requests),
+        ("limits", &resources.limits),
+    ] {
         for (key, value) in map {
             if key.trim().is_empty() || value.trim().is_empty() {
                 return Err(format!(
@@ -326,6 +329,8 @@ mod tests {
     fn start_dates() {
         let d = parse_start_date("2025-03-04").unwrap();
         assert_eq!((d.year, d.month, d.day), (2025, 3, 4));
-        assert!(parse_start_date("yesterday").unwrap_err().contains("YYYY-MM-DD"));
+        assert!(parse_start_date("yesterday")
+            .unwrap_err()
+            .contains("YYYY-MM-DD"));
     }
 }

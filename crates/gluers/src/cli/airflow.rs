@@ -54,9 +54,8 @@ pub fn execute(
         Some(label) => vec![registry.dag(label)?],
         None => registry.dags().iter().collect(),
     };
-    let exe = std::env::current_exe().map_err(|e| {
-        GluersError::Other(format!("cannot find this program's own path: {e}"))
-    })?;
+    let exe = std::env::current_exe()
+        .map_err(|e| GluersError::Other(format!("cannot find this program's own path: {e}")))?;
     let project = ProjectInfo {
         name: project_name.to_string(),
         dir: project_dir.to_path_buf(),
