@@ -64,7 +64,7 @@ struct TaskView<'a> {
     bash_command: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct StartDate {
     year: i16,
     month: i8,
