@@ -21,7 +21,7 @@ pub struct AirflowArgs {
 #[derive(Debug, Subcommand)]
 pub enum AirflowCommand {
     /// Write one Airflow DAG file per DAG into DEST: each task runs
-    /// `dag LABEL --task T --retry RUN_FOLDER`, settings from [airflow].
+    /// `dag LABEL --task T --retry RUN_FOLDER` (settings: the airflow section).
     #[command(after_long_help = "\
 Examples:
   airflow generate ~/airflow/dags              every DAG, as pods ([airflow] image)
