@@ -14,7 +14,14 @@ AIRFLOW_VERSION="2.10.5"
 K8S_PROVIDER_VERSION="10.1.0"
 VENV="${GLUERS_AIRFLOW_VENV:-$HOME/.cache/gluers-airflow-venv}"
 BIN="${GLUERS_SERVERS:-$HOME/.cache/gluers-servers}/bin"
-PYTHON="${PYTHON:-python3.11}"
+# The pins are for Python 3.11: python3.11, or python3 when it is 3.11.
+if [ -z "${PYTHON:-}" ]; then
+    PYTHON=python3.11
+    if ! command -v python3.11 >/dev/null && command -v python3 >/dev/null \
+        && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+        PYTHON=python3
+    fi
+fi
 CONSTRAINTS="$HERE/airflow-constraints.txt"
 mkdir -p "$BIN"
 

@@ -50,6 +50,22 @@ pub fn execute(
     quiet: bool,
 ) -> Result<()> {
     let AirflowCommand::Generate { dest, dag } = args.command;
+    // A per-DAG section for a DAG that does not exist is a typo, not a no-op.
+    if let Some(unknown) = settings
+        .airflow
+        .dags
+        .keys()
+        .find(|label| registry.dag(label).is_err())
+    {
+        let known: Vec<&str> = registry.dags().iter().map(|d| d.label()).collect();
+        return Err(GluersError::Settings {
+            path: settings_file(settings, project_dir),
+            message: format!(
+                "[airflow.dags.{unknown}] names no DAG of this project; its DAGs: {}",
+                known.join(", ")
+            ),
+        });
+    }
     let dags = match &dag {
         Some(label) => vec![registry.dag(label)?],
         None => registry.dags().iter().collect(),
@@ -60,10 +76,7 @@ pub fn execute(
         name: project_name.to_string(),
         dir: project_dir.to_path_buf(),
         exe,
-        settings_file: settings
-            .source
-            .clone()
-            .unwrap_or_else(|| project_dir.join(DEFAULT_SETTINGS_FILE)),
+        settings_file: settings_file(settings, project_dir),
     };
     // Render every file before writing any: bad settings leave DEST untouched.
     let files = dags
@@ -82,4 +95,12 @@ pub fn execute(
         }
     }
     Ok(())
+}
+
+/// The settings file to name in messages (the default one when none exists).
+fn settings_file(settings: &Settings, project_dir: &Path) -> PathBuf {
+    settings
+        .source
+        .clone()
+        .unwrap_or_else(|| project_dir.join(DEFAULT_SETTINGS_FILE))
 }
