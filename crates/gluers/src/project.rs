@@ -232,6 +232,15 @@ impl Project {
                 }
                 cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
             }
+            BuiltinCommand::Airflow(args) => cli::airflow::execute(
+                args,
+                &registry,
+                &settings,
+                &self.name,
+                &project_dir,
+                &cwd,
+                global.quiet,
+            ),
             BuiltinCommand::List => {
                 print!("{}", crate::describe::list(&registry));
                 Ok(())

@@ -219,7 +219,11 @@ pub fn run_dag(
         );
     }
     let metrics = if evaluated && !ctx.metrics().is_empty() {
-        let metrics = ctx.metrics().clone();
+        let metrics = if options.task.is_some() && options.retry.is_some() {
+            with_saved_metrics(&storage, ctx.metrics())
+        } else {
+            ctx.metrics().clone()
+        };
         // The file first: a printed block always has its metrics.json.
         if let Err(e) = storage.write(&storage.runpath(METRICS_FILE), metrics.to_json().as_bytes())
         {
@@ -249,6 +253,29 @@ pub fn run_dag(
         run_folder: meta.run_folder,
         metrics,
     })
+}
+
+/// The metrics of one evaluation task run alone (`--task E --retry F`, as
+/// each Airflow task does) added to those already in the folder's
+/// `metrics.json`, so evaluating tasks one by one keeps every task's
+/// metrics; a key logged again takes the new value.
+fn with_saved_metrics(storage: &Storage, new: &Metrics) -> Metrics {
+    let file = storage.runpath(METRICS_FILE);
+    let mut all = match storage.read(&file) {
+        Ok(bytes) => Metrics::from_json(&String::from_utf8_lossy(&bytes)).unwrap_or_else(|e| {
+            tracing::warn!(
+                "{}: {e}; replaced by this run's metrics",
+                storage.display(&file)
+            );
+            Metrics::new()
+        }),
+        Err(_) => Metrics::new(),
+    };
+    for (key, value) in new.values() {
+        // Keys and values were checked when logged.
+        let _ = all.record(key, value);
+    }
+    all
 }
 
 /// Before a retry overwrites `run.json`: a run folder in use by a live run

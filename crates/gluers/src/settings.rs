@@ -16,6 +16,9 @@
 //!
 //! [ops]
 //! backend = "log"     # metrics and params go to the structured log
+//!
+//! [airflow]           # `airflow generate` (see AirflowSettings)
+//! operator = "bash"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,6 +26,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{GluersError, Result};
+
+mod airflow;
+pub use airflow::{
+    AirflowDagSettings, AirflowOperator, AirflowSettings, PodResources, DEFAULT_RUN_FOLDER,
+};
 
 /// The environment variable that names the settings file.
 pub const SETTINGS_ENV: &str = "GLUERS_SETTINGS";
@@ -50,6 +58,8 @@ pub struct Settings {
     /// Whether a task's typed config read (`ctx.config::<T>`) refuses keys
     /// `T` does not know, such as a misspelt key in a patch (default: true).
     pub strict_config: bool,
+    /// How `airflow generate` writes Airflow DAG files.
+    pub airflow: AirflowSettings,
     /// The settings file these came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -100,6 +110,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             ops: OpsSettings::default(),
             strict_config: true,
+            airflow: AirflowSettings::default(),
             source: None,
         }
     }

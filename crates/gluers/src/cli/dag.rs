@@ -27,7 +27,8 @@ pub struct DagArgs {
     /// The DAG's label (see `list`).
     pub label: String,
 
-    /// Run only this task (after the bootstrap task).
+    /// Run only this task (after the bootstrap task); with --retry, an evaluation
+    /// task adds its metrics to the run folder's metrics.json.
     #[arg(long, value_name = "TASK", conflicts_with = "from_task")]
     pub task: Option<String>,
 

@@ -1,11 +1,13 @@
 //! The command line of a project binary (`cargo manage ...`).
 
+pub mod airflow;
 pub mod dag;
 pub mod logging;
 pub mod tools;
 
 use clap::{Parser, Subcommand};
 
+pub use airflow::AirflowArgs;
 pub use dag::DagArgs;
 
 /// Flags every command accepts.
@@ -49,6 +51,8 @@ pub enum BuiltinCommand {
     Dag(DagArgs),
     /// List the registered DAGs and their tasks.
     List,
+    /// Generate Airflow DAG files from this project's DAGs.
+    Airflow(AirflowArgs),
     /// Add a module (a DAG, a task, its config) to this project and wire it into main.rs.
     Startmodule {
         /// The module's name: lowercase letters, digits, '_' and '-', starting with a letter.
