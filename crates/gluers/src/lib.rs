@@ -57,7 +57,7 @@
 //! reached through [`Project::main`], not linked one by one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod airflow;
+mod airflow;
 mod atomic;
 mod cli;
 mod compare;

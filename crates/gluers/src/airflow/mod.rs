@@ -223,20 +223,24 @@ pub fn render(dag: &Dag, settings: &AirflowSettings, project: &ProjectInfo) -> R
 /// Writes `files` into `dest` (created if missing), each atomically, and
 /// returns the paths written.
 pub fn write_all(dest: &Path, files: &[AirflowDag]) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dest).map_err(|e| {
-        GluersError::Other(format!(
-            "cannot create the folder {}: {e}; choose a DEST you can write to",
+    std::fs::create_dir_all(dest).map_err(|source| GluersError::Io {
+        context: format!(
+            "cannot create the folder {} (choose a DEST you can write to)",
             dest.display()
-        ))
+        ),
+        source,
     })?;
     let mut written = Vec::with_capacity(files.len());
     for file in files {
         let path = dest.join(&file.file_name);
-        crate::atomic::write_atomic(&path, file.source.as_bytes()).map_err(|e| {
-            GluersError::Other(format!(
-                "cannot write {}: {e}; check that DEST is a writable folder",
-                path.display()
-            ))
+        crate::atomic::write_atomic(&path, file.source.as_bytes()).map_err(|source| {
+            GluersError::Io {
+                context: format!(
+                    "cannot write {} (check that DEST is a writable folder)",
+                    path.display()
+                ),
+                source,
+            }
         })?;
         written.push(path);
     }

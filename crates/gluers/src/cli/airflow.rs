@@ -70,8 +70,10 @@ pub fn execute(
         Some(label) => vec![registry.dag(label)?],
         None => registry.dags().iter().collect(),
     };
-    let exe = std::env::current_exe()
-        .map_err(|e| GluersError::Other(format!("cannot find this program's own path: {e}")))?;
+    let exe = std::env::current_exe().map_err(|source| GluersError::Io {
+        context: "cannot find this program's own path".to_string(),
+        source,
+    })?;
     let project = ProjectInfo {
         name: project_name.to_string(),
         dir: project_dir.to_path_buf(),
