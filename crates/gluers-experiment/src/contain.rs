@@ -72,11 +72,12 @@ pub(crate) fn command(
     match mode {
         Mode::Sandboxed => {
             let mut policy = crate::sandbox::Policy::system();
-            // A path that does not exist cannot be granted (and grants
-            // nothing); the trampoline refuses missing paths.
-            for p in jail.read.iter().filter(|p| p.exists()) {
-                policy = policy.read(p.clone());
-            }
+            // A path that does not exist grants nothing. The read set is
+            // mostly paths listed around hidden ones, which their owners
+            // may remove before the trampoline makes its rules.
+            policy
+                .readable_if_present
+                .extend(jail.read.iter().filter(|p| p.exists()).cloned());
             for p in jail.write.iter().filter(|p| p.exists()) {
                 policy = policy.write(p.clone());
             }

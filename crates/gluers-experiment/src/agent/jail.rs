@@ -147,7 +147,8 @@ pub(crate) fn policy(
     }
 
     let mut policy = Policy::system();
-    policy.readable.extend(readable);
+    // Listed around the hidden paths: siblings in /tmp may go meanwhile.
+    policy.readable_if_present.extend(readable);
     // No listing rights on the folders around the hidden paths: a listing
     // right reaches beneath, into the state root too. The agent can walk
     // through `~` to its files, but not list it when the state lives there.

@@ -92,8 +92,9 @@ fn ruleset(policy: &Policy) -> Result<RulesetCreated, String> {
 pub(crate) fn restrict_self(policy: &Policy) -> Result<Option<String>, String> {
     let mut rs = ruleset(policy)?;
     for (paths, access, may_vanish) in [
-        (&policy.readable, read_access(), true),
-        (&policy.listable, BitFlags::from(AccessFs::ReadDir), true),
+        (&policy.readable, read_access(), false),
+        (&policy.readable_if_present, read_access(), true),
+        (&policy.listable, BitFlags::from(AccessFs::ReadDir), false),
         (&policy.writable, write_access(), false),
     ] {
         for path in paths {
@@ -102,7 +103,8 @@ pub(crate) fn restrict_self(policy: &Policy) -> Result<Option<String>, String> {
                 // A path listed around a hidden one (a sibling in /tmp, say)
                 // can be removed by its owner before the rules are made.
                 // Granting nothing for it is the closed side: were it made
-                // again, it would be unreadable.
+                // again, it would be unreadable. An explicit path that is
+                // missing is still refused: more likely a mistake.
                 Err(PathFdError::OpenCall { source, .. })
                     if may_vanish && source.kind() == std::io::ErrorKind::NotFound =>
                 {
@@ -157,29 +159,37 @@ mod tests {
         assert!(w.contains(read_access()));
     }
 
-    /// A readable path removed before the rules are made (a sibling
-    /// folder in /tmp, listed around a hidden one) is skipped; a writable
-    /// one that is missing is still an error. Each runs on a thread of its
-    /// own, since Landlock restricts only the calling thread.
+    /// A listed readable path removed before the rules are made (a sibling
+    /// folder in /tmp, listed around a hidden one) is skipped; an explicit
+    /// readable or writable one that is missing is still an error. Each
+    /// runs on a thread of its own, since Landlock restricts only the
+    /// calling thread.
     #[test]
-    fn a_vanished_readable_path_is_skipped_but_a_missing_writable_one_is_refused() {
+    fn a_vanished_listed_path_is_skipped_but_a_missing_explicit_one_is_refused() {
         let gone = tempfile::tempdir().unwrap().path().to_path_buf();
         let restrict = |policy: Policy| {
             std::thread::spawn(move || restrict_self(&policy))
                 .join()
                 .unwrap()
         };
-        let readable = Policy {
-            readable: vec![gone.clone()],
+        let listed = Policy {
+            readable_if_present: vec![gone.clone()],
             ..Policy::default()
         };
-        assert!(restrict(readable).is_ok());
-        let writable = Policy {
-            writable: vec![gone.clone()],
-            ..Policy::default()
-        };
-        let err = restrict(writable).unwrap_err();
-        assert!(err.contains(&gone.display().to_string()), "{err}");
+        assert!(restrict(listed).is_ok());
+        for explicit in [
+            Policy {
+                readable: vec![gone.clone()],
+                ..Policy::default()
+            },
+            Policy {
+                writable: vec![gone.clone()],
+                ..Policy::default()
+            },
+        ] {
+            let err = restrict(explicit).unwrap_err();
+            assert!(err.contains(&gone.display().to_string()), "{err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a sandboxed child may touch: the [`Policy`] type, its system
 //! defaults, and its argv form (how the engine hands it to the trampoline).
 //!
-//! The argv form is `[--read PATH]... [--list PATH]... [--write PATH]... [--readonly PATH]...
+//! The argv form is `[--read PATH]... [--read-if-present PATH]... [--list PATH]... [--write PATH]... [--readonly PATH]...
 //! [--pin PATH]... [--mask PATH]... [--mask-source DIR] [--allow-tcp] [--no-scope] [--abstract-unix] [--best-effort]
 //! [--namespaces] [--parent-pid PID] -- PROGRAM [ARGS]...`. Paths travel as
 //! `OsString`s, so any path the engine can name reaches the trampoline
@@ -37,6 +37,12 @@ const SYSTEM_DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/urandom", "/de
 pub struct Policy {
     /// Paths the child may read and execute (files, directory listings).
     pub readable: Vec<PathBuf>,
+    /// Like [`Policy::readable`], but a path gone by the time the rules are
+    /// made is skipped: for paths found by listing a folder (the siblings
+    /// of a hidden path in `/tmp`, say), whose owners may remove them
+    /// meanwhile. A missing path grants nothing either way; only an
+    /// explicit `readable` one is worth refusing as a likely mistake.
+    pub readable_if_present: Vec<PathBuf>,
     /// Folders the child may list (names only, not contents), beneath too:
     /// the folders on the way to a hidden path, which the readable set can
     /// only hold around it.
@@ -88,6 +94,7 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             readable: Vec::new(),
+            readable_if_present: Vec::new(),
             listable: Vec::new(),
             writable: Vec::new(),
             allow_tcp: false,
@@ -147,6 +154,7 @@ impl Policy {
         let mut args = Vec::new();
         for (flag, paths) in [
             ("--read", &self.readable),
+            ("--read-if-present", &self.readable_if_present),
             ("--list", &self.listable),
             ("--write", &self.writable),
             ("--readonly", &self.readonly),
@@ -196,12 +204,13 @@ impl Policy {
                     }
                     return Ok((policy, command));
                 }
-                "--read" | "--list" | "--write" | "--readonly" | "--pin" | "--mask"
-                | "--mask-source" => {
+                "--read" | "--read-if-present" | "--list" | "--write" | "--readonly" | "--pin"
+                | "--mask" | "--mask-source" => {
                     let path = it.next().ok_or_else(|| format!("`{flag}` needs a path"))?;
                     let path = absolute(path)?;
                     match flag {
                         "--read" => policy.readable.push(path),
+                        "--read-if-present" => policy.readable_if_present.push(path),
                         "--list" => policy.listable.push(path),
                         "--write" => policy.writable.push(path),
                         "--readonly" => policy.readonly.push(path),
