@@ -8,12 +8,16 @@
 mod confined;
 mod local;
 mod memory;
+#[cfg(feature = "object-store")]
+mod object;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use local::LocalStorage;
 pub use memory::MemoryStorage;
+#[cfg(feature = "object-store")]
+pub use object::ObjectStorage;
 
 /// A storage failure, naming the path and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,14 @@ pub enum StorageError {
         path: String,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A remote store (S3, GCS, Azure) refused or failed a request.
+    #[error("{path}: {message}")]
+    Remote {
+        /// The object, as a URL (`s3://bucket/prefix/key`).
+        path: String,
+        /// What went wrong and what to do.
+        message: String,
     },
     /// The operation does not apply to this path (for example `rm` on a folder without `recursive`).
     #[error("{path}: {message}")]
@@ -88,11 +100,59 @@ pub trait StorageBackend: Send + Sync {
     fn read_many(&self, paths: &[String]) -> Vec<StorageResult<Vec<u8>>> {
         paths.iter().map(|p| self.read(p)).collect()
     }
+    /// Every file under the folder `path`, as keys relative to it, from
+    /// one listing; `None` when the backend has no cheaper way than
+    /// walking with [`ls`](Self::ls) (object stores list a whole prefix in
+    /// one paginated request, which `--compare` uses).
+    fn list_files(&self, _path: &str) -> Option<StorageResult<Vec<String>>> {
+        None
+    }
     /// A human-readable location for messages, e.g. `data/runs/x/y.csv`.
     fn display(&self, path: &str) -> String;
     /// The path on the local disk, for backends that have one.
     fn local_path(&self, _path: &str) -> Option<PathBuf> {
         None
+    }
+}
+
+/// Opens the backend a storage URL names: `file://path`, `memory://`, or an object store (`s3://`, `gs://`, `az://`, each behind
+/// its gluers feature) with `options` as `object_store` configuration keys.
+pub fn open_url(
+    url: &str,
+    options: &std::collections::BTreeMap<String, String>,
+) -> StorageResult<Arc<dyn StorageBackend>> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(Arc::new(LocalStorage::new(path)));
+    }
+    if url == "memory://" || url == "memory:" {
+        return Ok(Arc::new(MemoryStorage::new()));
+    }
+    #[cfg(feature = "object-store")]
+    {
+        let options: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Arc::new(ObjectStorage::open(url, &options)?))
+    }
+    #[cfg(not(feature = "object-store"))]
+    {
+        let _ = options;
+        let feature = match url.split("://").next() {
+            Some("s3") => "s3",
+            Some("gs") => "gcs",
+            Some("az") => "azure",
+            _ => {
+                return Err(StorageError::Invalid {
+                    path: url.to_string(),
+                    message: "is not a storage URL; use s3://bucket/prefix, gs://, az://, file://path or memory://".into(),
+                })
+            }
+        };
+        Err(StorageError::Invalid {
+            path: url.to_string(),
+            message: format!("this project was built without the gluers feature `{feature}`; enable it on the gluers dependency in Cargo.toml"),
+        })
     }
 }
 
