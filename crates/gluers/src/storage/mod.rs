@@ -5,6 +5,8 @@
 //! memory here; object stores later); [`Storage`] is the handle tasks use,
 //! which adds the run folder (`runpath`) and text helpers.
 
+#[cfg(feature = "s3")]
+mod aws_profile;
 mod confined;
 mod local;
 mod memory;
@@ -220,6 +222,9 @@ impl Storage {
     pub fn runpath(&self, path: &str) -> String {
         if path.is_empty() {
             self.run_folder.clone()
+        } else if self.run_folder.is_empty() {
+            // Outside a run (a project command), paths are from the root.
+            path.trim_start_matches('/').to_string()
         } else {
             format!("{}/{}", self.run_folder, path.trim_start_matches('/'))
         }

@@ -228,6 +228,9 @@ fn build(
         #[cfg(feature = "s3")]
         Scheme::S3 => {
             let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+            for (key, value) in super::aws_profile::profile_options() {
+                builder = builder.with_config(key.parse()?, value);
+            }
             for (key, value) in options {
                 builder = builder.with_config(key.to_ascii_lowercase().parse()?, value);
             }
@@ -240,8 +243,10 @@ fn build(
             if let Ok(path) = std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
                 builder = builder.with_application_credentials(path);
             }
-            // The emulator variable of Google's own client libraries: no
-            // credentials, plain HTTP to the emulator.
+            // The emulator variable of Google's own client libraries: plain
+            // HTTP to the emulator, no OAuth. (A key with `disable_oauth`
+            // is how object_store reaches an emulator: its uploads ask for
+            // a token even with `skip_signature`.)
             if let Some(host) = std::env::var("STORAGE_EMULATOR_HOST")
                 .ok()
                 .filter(|h| !h.is_empty())
@@ -251,9 +256,15 @@ fn build(
                 } else {
                     format!("http://{host}")
                 };
+                let key = serde_json::json!({
+                    "gcs_base_url": base.trim_end_matches('/'),
+                    "disable_oauth": true,
+                    "client_email": "",
+                    "private_key": "",
+                    "private_key_id": "",
+                });
                 builder = builder
-                    .with_base_url(base.trim_end_matches('/'))
-                    .with_skip_signature(true)
+                    .with_service_account_key(key.to_string())
                     .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
             }
             for (key, value) in options {
@@ -264,6 +275,11 @@ fn build(
         #[cfg(feature = "azure")]
         Scheme::Azure => {
             let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
+            if let Ok(text) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") {
+                for (key, value) in azure_connection_string(&text) {
+                    builder = builder.with_config(key.parse()?, value);
+                }
+            }
             for (key, value) in options {
                 builder = builder.with_config(key.to_ascii_lowercase().parse()?, value);
             }
@@ -276,6 +292,25 @@ fn build(
         #[allow(unreachable_patterns)]
         Scheme::Azure => Err(missing("azure")),
     }
+}
+
+/// The parts of an Azure connection string (`AccountName=...;AccountKey=...;
+/// BlobEndpoint=...`) that `object_store` takes as configuration keys.
+#[cfg(feature = "azure")]
+fn azure_connection_string(text: &str) -> Vec<(&'static str, String)> {
+    text.split(';')
+        .filter_map(|part| part.split_once('='))
+        .filter_map(|(key, value)| {
+            let option = match key.trim() {
+                "AccountName" => "azure_storage_account_name",
+                "AccountKey" => "azure_storage_account_key",
+                "BlobEndpoint" => "azure_storage_endpoint",
+                "SharedAccessSignature" => "azure_storage_sas_key",
+                _ => return None,
+            };
+            Some((option, value.trim().to_string()))
+        })
+        .collect()
 }
 
 /// An object name as the user wrote it (`object_store` percent-encodes
