@@ -8,6 +8,8 @@
 #[cfg(feature = "s3")]
 mod aws_profile;
 mod confined;
+#[cfg(feature = "gcs")]
+mod gcs;
 mod local;
 mod memory;
 #[cfg(feature = "object-store")]

@@ -31,6 +31,9 @@ pub struct ObjectStorage {
     /// The URL of the root, for messages: `s3://bucket/prefix`.
     url: String,
     runtime: tokio::runtime::Runtime,
+    /// GCS writes through the JSON API (see `gcs.rs`).
+    #[cfg(feature = "gcs")]
+    gcs: Option<super::gcs::GcsWriter>,
 }
 
 /// Which object store a URL names.
@@ -76,14 +79,9 @@ impl ObjectStorage {
                     .into(),
             )
         })?;
-        let store = build(
-            scheme,
-            &format!("{}://{bucket}", scheme_name(scheme)),
-            options,
-        )
-        .map_err(|e| {
+        let built = build(scheme, bucket, options).map_err(|e| {
             bad(format!(
-                "{}; check [storage] options and the environment",
+                "{}; check the credentials and [storage] options (and the environment variables they come from)",
                 one_line(&e)
             ))
         })?;
@@ -92,7 +90,13 @@ impl ObjectStorage {
         } else {
             format!("{}://{bucket}/{prefix}", scheme_name(scheme))
         };
-        Ok(Self::with_store(store, &url, &prefix))
+        #[allow(unused_mut)]
+        let mut storage = Self::with_store(built.store, &url, &prefix);
+        #[cfg(feature = "gcs")]
+        {
+            storage.gcs = built.gcs;
+        }
+        Ok(storage)
     }
 
     /// Wraps an `object_store` store the caller built (any implementation
@@ -109,6 +113,8 @@ impl ObjectStorage {
             prefix: prefix.trim_matches('/').to_string(),
             url: url.trim_end_matches('/').to_string(),
             runtime,
+            #[cfg(feature = "gcs")]
+            gcs: None,
         }
     }
 
@@ -139,6 +145,20 @@ impl ObjectStorage {
                 message: format!("{}; {}", explain(&other), self.hint(&other)),
                 path,
             },
+        }
+    }
+
+    /// A failed write: "not found" there means the bucket is missing.
+    fn write_error(&self, key: &str, e: object_store::Error) -> StorageError {
+        match e {
+            object_store::Error::NotFound { .. } => StorageError::Remote {
+                path: self.display(key),
+                message: format!(
+                    "{}; check that the bucket exists (gluers does not create buckets)",
+                    explain(&e)
+                ),
+            },
+            other => self.error(key, other),
         }
     }
 
@@ -210,12 +230,30 @@ fn retry() -> object_store::RetryConfig {
     }
 }
 
+/// A store as [`build`] makes it.
+struct Built {
+    store: Arc<dyn ObjectStore>,
+    #[cfg(feature = "gcs")]
+    gcs: Option<super::gcs::GcsWriter>,
+}
+
+impl Built {
+    fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Built {
+            store,
+            #[cfg(feature = "gcs")]
+            gcs: None,
+        }
+    }
+}
+
 fn build(
     scheme: Scheme,
-    url: &str,
+    bucket: &str,
     options: &[(String, String)],
-) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
-    let _ = (url, options);
+) -> Result<Built, object_store::Error> {
+    let url = format!("{}://{bucket}", scheme_name(scheme));
+    let _ = options;
     let missing = |feature: &str| {
         object_store::Error::NotSupported {
         source: format!(
@@ -227,31 +265,39 @@ fn build(
     match scheme {
         #[cfg(feature = "s3")]
         Scheme::S3 => {
-            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(&url);
             for (key, value) in super::aws_profile::profile_options() {
                 builder = builder.with_config(key.parse()?, value);
             }
             for (key, value) in options {
                 builder = builder.with_config(key.to_ascii_lowercase().parse()?, value);
             }
-            Ok(Arc::new(builder.with_retry(retry()).build()?))
+            Ok(Built::new(Arc::new(builder.with_retry(retry()).build()?)))
         }
         #[cfg(feature = "gcs")]
         Scheme::Gcs => {
             let mut builder =
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
+                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&url);
             if let Ok(path) = std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
                 builder = builder.with_application_credentials(path);
             }
+            let mut base = "https://storage.googleapis.com".to_string();
             // The emulator variable of Google's own client libraries: plain
-            // HTTP to the emulator, no OAuth. (A key with `disable_oauth`
-            // is how object_store reaches an emulator: its uploads ask for
-            // a token even with `skip_signature`.)
+            // HTTP to the emulator, no OAuth (a key with `disable_oauth` is
+            // how object_store reaches an emulator).
+            let explicit = [
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "GOOGLE_SERVICE_ACCOUNT",
+                "GOOGLE_SERVICE_ACCOUNT_PATH",
+                "GOOGLE_SERVICE_ACCOUNT_KEY",
+            ]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
             if let Some(host) = std::env::var("STORAGE_EMULATOR_HOST")
                 .ok()
                 .filter(|h| !h.is_empty())
             {
-                let base = if host.contains("://") {
+                base = if host.contains("://") {
                     host
                 } else {
                     format!("http://{host}")
@@ -263,18 +309,31 @@ fn build(
                     "private_key": "",
                     "private_key_id": "",
                 });
+                if !explicit {
+                    builder = builder.with_service_account_key(key.to_string());
+                }
                 builder = builder
-                    .with_service_account_key(key.to_string())
                     .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
             }
             for (key, value) in options {
+                if matches!(
+                    key.to_ascii_lowercase().as_str(),
+                    "base_url" | "google_base_url"
+                ) {
+                    base = value.clone();
+                }
                 builder = builder.with_config(key.to_ascii_lowercase().parse()?, value);
             }
-            Ok(Arc::new(builder.with_retry(retry()).build()?))
+            let store = builder.with_retry(retry()).build()?;
+            let writer = super::gcs::GcsWriter::new(&base, bucket, store.credentials().clone());
+            Ok(Built {
+                store: Arc::new(store),
+                gcs: Some(writer),
+            })
         }
         #[cfg(feature = "azure")]
         Scheme::Azure => {
-            let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
+            let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&url);
             if let Ok(text) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") {
                 for (key, value) in azure_connection_string(&text) {
                     builder = builder.with_config(key.parse()?, value);
@@ -283,7 +342,7 @@ fn build(
             for (key, value) in options {
                 builder = builder.with_config(key.to_ascii_lowercase().parse()?, value);
             }
-            Ok(Arc::new(builder.with_retry(retry()).build()?))
+            Ok(Built::new(Arc::new(builder.with_retry(retry()).build()?)))
         }
         #[allow(unreachable_patterns)]
         Scheme::S3 => Err(missing("s3")),
@@ -384,10 +443,16 @@ impl StorageBackend for ObjectStorage {
                 message: "is the storage root, not a file".into(),
             });
         }
+        #[cfg(feature = "gcs")]
+        if let Some(gcs) = &self.gcs {
+            return self
+                .block(gcs.put(&self.object(path), data.to_vec()))
+                .map_err(|e| self.write_error(path, e));
+        }
         let payload = PutPayload::from(data.to_vec());
         self.block(self.store.put(&self.object(path), payload))
             .map(drop)
-            .map_err(|e| self.error(path, e))
+            .map_err(|e| self.write_error(path, e))
     }
 
     fn rm(&self, path: &str, recursive: bool) -> StorageResult<()> {
@@ -424,6 +489,12 @@ impl StorageBackend for ObjectStorage {
     }
 
     fn cp(&self, from: &str, to: &str) -> StorageResult<()> {
+        #[cfg(feature = "gcs")]
+        if let Some(gcs) = &self.gcs {
+            return self
+                .block(gcs.copy(&self.object(from), &self.object(to)))
+                .map_err(|e| self.error(from, e));
+        }
         self.block(self.store.copy(&self.object(from), &self.object(to)))
             .map_err(|e| self.error(from, e))
     }
