@@ -4,6 +4,7 @@
 //! naming the folder; the other runs still print.
 
 pub(crate) mod index;
+mod listed;
 
 use std::path::Path;
 
@@ -305,11 +306,18 @@ fn folder_tree(
 /// Every run folder of `dag_label` under `runs/`, oldest first.
 fn discover(backend: &dyn StorageBackend, dag_label: &str, detail: bool) -> Result<Vec<Row>> {
     // On an object store, one listing of `runs/` replaces a request per folder.
-    let tree = match backend.list_files("runs") {
-        Some(Ok(files)) => Some(folder_tree("runs", &files)),
-        Some(Err(StorageError::NotFound { .. })) => Some(Default::default()),
+    let (tree, listed) = match backend.list_files("runs") {
+        Some(Ok(files)) => (
+            Some(folder_tree("runs", &files)),
+            Some(listed::Listed::new(backend, "runs", &files)),
+        ),
+        Some(Err(StorageError::NotFound { .. })) => (Some(Default::default()), None),
         Some(Err(e)) => return Err(e.into()),
-        None => None,
+        None => (None, None),
+    };
+    let backend: &dyn StorageBackend = match &listed {
+        Some(listed) => listed,
+        None => backend,
     };
     let ls = |path: &str| -> Result<Vec<String>> {
         if let Some(tree) = &tree {
