@@ -265,6 +265,24 @@ mod tests {
     }
 
     #[test]
+    fn storage_url_from_file_or_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("configs")).unwrap();
+        std::fs::write(
+            dir.path().join("configs/settings.toml"),
+            "[storage]\nurl = \"file://store\"\n[storage.options]\nregion = \"eu-west-1\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with(dir.path(), no_env).unwrap();
+        let local = format!("file://{}", dir.path().join("store").display());
+        assert_eq!(s.storage.url.as_deref(), Some(local.as_str()));
+        assert_eq!(s.storage.options["region"], "eu-west-1");
+        let env = |k: &str| (k == STORAGE_URL_ENV).then(|| "s3://bucket/prefix".to_string());
+        let s = Settings::load_with(dir.path(), env).unwrap();
+        assert_eq!(s.storage.url.as_deref(), Some("s3://bucket/prefix"));
+    }
+
+    #[test]
     fn file_then_environment_overrides() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("configs")).unwrap();

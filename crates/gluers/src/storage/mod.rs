@@ -327,4 +327,30 @@ mod tests {
         assert!(normalize_key("/etc/passwd").is_err());
         assert!(normalize_key("C:/x").is_err());
     }
+
+    #[test]
+    fn urls_open_their_backend_or_say_what_is_missing() {
+        let none = std::collections::BTreeMap::new();
+        let dir = tempfile::tempdir().unwrap();
+        let local = open_url(&format!("file://{}", dir.path().display()), &none).unwrap();
+        local.write("a.txt", b"x").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("a.txt")).unwrap(), b"x");
+        let memory = open_url("memory://", &none).unwrap();
+        assert_eq!(memory.display("k"), "memory://k");
+        let err = open_url("ftp://host/x", &none).err().unwrap().to_string();
+        assert!(err.contains("ftp") && err.contains("s3://"), "{err}");
+        #[cfg(not(feature = "s3"))]
+        {
+            let err = open_url("s3://bucket/p", &none).err().unwrap().to_string();
+            assert!(err.contains("feature `s3`"), "{err}");
+        }
+        #[cfg(feature = "s3")]
+        {
+            let err = open_url("s3://bucket/../x", &none)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("'..'"), "{err}");
+        }
+    }
 }
