@@ -4,6 +4,7 @@
 //! naming the folder; the other runs still print.
 
 pub(crate) mod index;
+mod listed;
 
 use std::path::Path;
 
@@ -281,9 +282,50 @@ fn read_parallel(
     })
 }
 
+/// The folders of `files` (keys relative to `root`, from one listing), each
+/// with the names of its entries: the listing as `ls` would give it.
+fn folder_tree(
+    root: &str,
+    files: &[String],
+) -> std::collections::HashMap<String, std::collections::BTreeSet<String>> {
+    let mut tree: std::collections::HashMap<String, std::collections::BTreeSet<String>> =
+        std::collections::HashMap::new();
+    for file in files {
+        let mut folder = root.to_string();
+        for name in file.split('/').filter(|n| !n.is_empty()) {
+            tree.entry(folder.clone())
+                .or_default()
+                .insert(name.to_string());
+            folder.push('/');
+            folder.push_str(name);
+        }
+    }
+    tree
+}
+
 /// Every run folder of `dag_label` under `runs/`, oldest first.
 fn discover(backend: &dyn StorageBackend, dag_label: &str, detail: bool) -> Result<Vec<Row>> {
+    // On an object store, one listing of `runs/` replaces a request per folder.
+    let (tree, listed) = match backend.list_files("runs") {
+        Some(Ok(files)) => (
+            Some(folder_tree("runs", &files)),
+            Some(listed::Listed::new(backend, "runs", &files)),
+        ),
+        Some(Err(StorageError::NotFound { .. })) => (Some(Default::default()), None),
+        Some(Err(e)) => return Err(e.into()),
+        None => (None, None),
+    };
+    let backend: &dyn StorageBackend = match &listed {
+        Some(listed) => listed,
+        None => backend,
+    };
     let ls = |path: &str| -> Result<Vec<String>> {
+        if let Some(tree) = &tree {
+            return Ok(tree
+                .get(path)
+                .map(|names| names.iter().cloned().collect())
+                .unwrap_or_default());
+        }
         match backend.ls(path) {
             Ok(v) => Ok(v),
             Err(StorageError::NotFound { .. }) => Ok(Vec::new()),

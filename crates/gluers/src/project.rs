@@ -89,6 +89,7 @@ pub struct Project {
     name: String,
     dags: Vec<Dag>,
     commands: Vec<CustomCommand>,
+    storage: Option<std::sync::Arc<dyn crate::storage::StorageBackend>>,
 }
 
 impl Project {
@@ -98,7 +99,21 @@ impl Project {
             name: name.into(),
             dags: Vec::new(),
             commands: Vec::new(),
+            storage: None,
         }
+    }
+
+    /// Stores runs on `backend` instead of the one `configs/settings.toml`
+    /// names (`[storage] url` or `backend`): a store of the project's own,
+    /// or an object store built in code.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// gluers::Project::new("demo").storage(Arc::new(gluers::MemoryStorage::new()));
+    /// ```
+    pub fn storage(mut self, backend: std::sync::Arc<dyn crate::storage::StorageBackend>) -> Self {
+        self.storage = Some(backend);
+        self
     }
 
     /// Registers a DAG.
@@ -194,7 +209,10 @@ impl Project {
             source,
         })?;
         let project_dir = project_root(&cwd);
-        let settings = Settings::load(&project_dir)?;
+        let mut settings = Settings::load(&project_dir)?;
+        if let Some(backend) = self.storage.clone() {
+            settings.storage.custom = Some(crate::settings::CustomStorage(backend));
+        }
         let global = cli::GlobalArgs::from_arg_matches(&matches)
             .map_err(|e| GluersError::Usage(e.to_string()))?;
         cli::logging::init(&settings.log_level, global.verbose, global.quiet)?;
@@ -202,7 +220,7 @@ impl Project {
         if let Some((name, sub)) = matches.subcommand() {
             if let Some(custom) = self.commands.iter().find(|c| c.name == name) {
                 let ctx = CommandContext {
-                    storage: Storage::new(open_storage(&settings), ""),
+                    storage: Storage::new(open_storage(&settings)?, ""),
                     settings,
                     project_dir,
                 };

@@ -78,12 +78,19 @@ impl Step<'_> {
     }
 }
 
-/// Opens the storage backend the settings name.
-pub fn open_storage(settings: &Settings) -> Arc<dyn StorageBackend> {
-    match settings.storage.backend {
-        StorageKind::Local => Arc::new(LocalStorage::new(&settings.storage_root)),
-        StorageKind::Memory => Arc::new(MemoryStorage::new()),
+/// Opens the storage backend the settings name: the one set in code, else
+/// `[storage] url`, else `[storage] backend`.
+pub fn open_storage(settings: &Settings) -> Result<Arc<dyn StorageBackend>> {
+    if let Some(custom) = &settings.storage.custom {
+        return Ok(custom.0.clone());
     }
+    let Some(url) = settings.storage.url.as_deref() else {
+        return Ok(match settings.storage.backend {
+            StorageKind::Local => Arc::new(LocalStorage::new(&settings.storage_root)),
+            StorageKind::Memory => Arc::new(MemoryStorage::new()),
+        });
+    };
+    crate::storage::open_url(url, &settings.storage.options).map_err(GluersError::from)
 }
 
 /// Runs `dag` with `options`: bootstrap, then the planned tasks.
@@ -107,7 +114,7 @@ pub fn run_dag(
         ));
     }
     let steps = plan(dag, options)?;
-    let backend = open_storage(settings);
+    let backend = open_storage(settings)?;
     let context = build_context(backend.as_ref(), settings, project_dir, options)?;
     let meta = context.meta().clone();
     let storage = Storage::new(backend, meta.run_folder.clone());

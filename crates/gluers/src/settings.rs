@@ -13,6 +13,11 @@
 //!
 //! [storage]
 //! backend = "local"   # or "memory"
+//! # or a URL, which wins over `backend` (GLUERS_STORAGE_URL overrides it):
+//! # url = "s3://bucket/prefix"   # gs://, az://, file://path, memory://
+//! # [storage.options]            # object_store keys, e.g. for an emulator
+//! # endpoint = "http://127.0.0.1:9000"
+//! # allow_http = "true"
 //!
 //! [ops]
 //! backend = "log"     # metrics and params go to the structured log
@@ -36,6 +41,8 @@ pub use airflow::{
 pub const SETTINGS_ENV: &str = "GLUERS_SETTINGS";
 /// The environment variable that overrides the storage root.
 pub const STORAGE_ROOT_ENV: &str = "GLUERS_STORAGE_ROOT";
+/// The environment variable that overrides the storage URL (`[storage] url`).
+pub const STORAGE_URL_ENV: &str = "GLUERS_STORAGE_URL";
 /// The environment variable that overrides the log level.
 pub const LOG_LEVEL_ENV: &str = "GLUERS_LOG_LEVEL";
 /// The settings file used when `GLUERS_SETTINGS` is not set.
@@ -71,6 +78,36 @@ pub struct Settings {
 pub struct StorageSettings {
     /// `local` (the default) or `memory`.
     pub backend: StorageKind,
+    /// Where the storage is, as a URL: `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix` (each needs its gluers
+    /// feature), `file://path` or `memory://`. Wins over `backend`.
+    pub url: Option<String>,
+    /// Options of an object store, by `object_store` configuration key
+    /// (`endpoint`, `region`, `allow_http`, ...); credentials come from the
+    /// standard environment variables, these only win over them.
+    pub options: std::collections::BTreeMap<String, String>,
+    /// A backend the project set in code ([`Project::storage`](crate::Project::storage));
+    /// wins over `url` and `backend`.
+    #[serde(skip)]
+    pub custom: Option<CustomStorage>,
+}
+
+/// A storage backend set in code, carried by the settings.
+#[derive(Clone)]
+pub struct CustomStorage(pub std::sync::Arc<dyn crate::storage::StorageBackend>);
+
+impl std::fmt::Debug for CustomStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomStorage(")?;
+        f.write_str(&self.0.display(""))?;
+        f.write_str(")")
+    }
+}
+
+impl PartialEq for CustomStorage {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// The storage backends available.
@@ -158,6 +195,9 @@ impl Settings {
         if let Some(root) = env(STORAGE_ROOT_ENV).filter(|v| !v.is_empty()) {
             settings.storage_root = PathBuf::from(root);
         }
+        if let Some(url) = env(STORAGE_URL_ENV).filter(|v| !v.is_empty()) {
+            settings.storage.url = Some(url);
+        }
         if !is_log_level(&settings.log_level) {
             return Err(GluersError::Settings {
                 message: format!(
@@ -178,6 +218,16 @@ impl Settings {
         }
         settings.config_dir = project_dir.join(&settings.config_dir);
         settings.storage_root = project_dir.join(&settings.storage_root);
+        // A relative `file://` URL is relative to the project folder, like `storage_root`.
+        if let Some(path) = settings
+            .storage
+            .url
+            .as_deref()
+            .and_then(|u| u.strip_prefix("file://"))
+        {
+            let path = project_dir.join(path);
+            settings.storage.url = Some(format!("file://{}", path.display()));
+        }
         Ok(settings)
     }
 }
@@ -223,6 +273,24 @@ mod tests {
         assert_eq!(s.storage_root, dir.path().join("data"));
         assert_eq!(s.config_dir, dir.path().join("configs"));
         assert_eq!(s.log_level, "info");
+    }
+
+    #[test]
+    fn storage_url_from_file_or_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("configs")).unwrap();
+        std::fs::write(
+            dir.path().join("configs/settings.toml"),
+            "[storage]\nurl = \"file://store\"\n[storage.options]\nregion = \"eu-west-1\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with(dir.path(), no_env).unwrap();
+        let local = format!("file://{}", dir.path().join("store").display());
+        assert_eq!(s.storage.url.as_deref(), Some(local.as_str()));
+        assert_eq!(s.storage.options["region"], "eu-west-1");
+        let env = |k: &str| (k == STORAGE_URL_ENV).then(|| "s3://bucket/prefix".to_string());
+        let s = Settings::load_with(dir.path(), env).unwrap();
+        assert_eq!(s.storage.url.as_deref(), Some("s3://bucket/prefix"));
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn execute(
     let dag = registry.dag(&args.label)?;
     if let Some(folders) = &args.compare {
         let format = parse_format::<CompareFormat>(args.format.as_deref(), "--compare")?;
-        let backend = open_storage(settings);
+        let backend = open_storage(settings)?;
         let table = compare(
             backend.as_ref(),
             settings,

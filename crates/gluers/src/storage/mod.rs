@@ -5,15 +5,23 @@
 //! memory here; object stores later); [`Storage`] is the handle tasks use,
 //! which adds the run folder (`runpath`) and text helpers.
 
+#[cfg(feature = "s3")]
+mod aws_profile;
 mod confined;
+#[cfg(feature = "gcs")]
+mod gcs;
 mod local;
 mod memory;
+#[cfg(feature = "object-store")]
+mod object;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use local::LocalStorage;
 pub use memory::MemoryStorage;
+#[cfg(feature = "object-store")]
+pub use object::ObjectStorage;
 
 /// A storage failure, naming the path and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +55,14 @@ pub enum StorageError {
         path: String,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A remote store (S3, GCS, Azure) refused or failed a request.
+    #[error("{path}: {message}")]
+    Remote {
+        /// The object, as a URL (`s3://bucket/prefix/key`).
+        path: String,
+        /// What went wrong and what to do.
+        message: String,
     },
     /// The operation does not apply to this path (for example `rm` on a folder without `recursive`).
     #[error("{path}: {message}")]
@@ -88,11 +104,59 @@ pub trait StorageBackend: Send + Sync {
     fn read_many(&self, paths: &[String]) -> Vec<StorageResult<Vec<u8>>> {
         paths.iter().map(|p| self.read(p)).collect()
     }
+    /// Every file under the folder `path`, as keys relative to it, from
+    /// one listing; `None` when the backend has no cheaper way than
+    /// walking with [`ls`](Self::ls) (object stores list a whole prefix in
+    /// one paginated request, which `--compare` uses).
+    fn list_files(&self, _path: &str) -> Option<StorageResult<Vec<String>>> {
+        None
+    }
     /// A human-readable location for messages, e.g. `data/runs/x/y.csv`.
     fn display(&self, path: &str) -> String;
     /// The path on the local disk, for backends that have one.
     fn local_path(&self, _path: &str) -> Option<PathBuf> {
         None
+    }
+}
+
+/// Opens the backend a storage URL names: `file://path`, `memory://`, or an object store (`s3://`, `gs://`, `az://`, each behind
+/// its gluers feature) with `options` as `object_store` configuration keys.
+pub fn open_url(
+    url: &str,
+    options: &std::collections::BTreeMap<String, String>,
+) -> StorageResult<Arc<dyn StorageBackend>> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(Arc::new(LocalStorage::new(path)));
+    }
+    if url == "memory://" || url == "memory:" {
+        return Ok(Arc::new(MemoryStorage::new()));
+    }
+    #[cfg(feature = "object-store")]
+    {
+        let options: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Arc::new(ObjectStorage::open(url, &options)?))
+    }
+    #[cfg(not(feature = "object-store"))]
+    {
+        let _ = options;
+        let feature = match url.split("://").next() {
+            Some("s3") => "s3",
+            Some("gs") => "gcs",
+            Some("az") => "azure",
+            _ => {
+                return Err(StorageError::Invalid {
+                    path: url.to_string(),
+                    message: "is not a storage URL; use s3://bucket/prefix, gs://, az://, file://path or memory://".into(),
+                })
+            }
+        };
+        Err(StorageError::Invalid {
+            path: url.to_string(),
+            message: format!("this project was built without the gluers feature `{feature}`; enable it on the gluers dependency in Cargo.toml"),
+        })
     }
 }
 
@@ -160,6 +224,9 @@ impl Storage {
     pub fn runpath(&self, path: &str) -> String {
         if path.is_empty() {
             self.run_folder.clone()
+        } else if self.run_folder.is_empty() {
+            // Outside a run (a project command), paths are from the root.
+            path.trim_start_matches('/').to_string()
         } else {
             format!("{}/{}", self.run_folder, path.trim_start_matches('/'))
         }
@@ -259,5 +326,31 @@ mod tests {
         assert!(normalize_key("a/../../b").is_err());
         assert!(normalize_key("/etc/passwd").is_err());
         assert!(normalize_key("C:/x").is_err());
+    }
+
+    #[test]
+    fn urls_open_their_backend_or_say_what_is_missing() {
+        let none = std::collections::BTreeMap::new();
+        let dir = tempfile::tempdir().unwrap();
+        let local = open_url(&format!("file://{}", dir.path().display()), &none).unwrap();
+        local.write("a.txt", b"x").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("a.txt")).unwrap(), b"x");
+        let memory = open_url("memory://", &none).unwrap();
+        assert_eq!(memory.display("k"), "memory://k");
+        let err = open_url("ftp://host/x", &none).err().unwrap().to_string();
+        assert!(err.contains("ftp") && err.contains("s3://"), "{err}");
+        #[cfg(not(feature = "s3"))]
+        {
+            let err = open_url("s3://bucket/p", &none).err().unwrap().to_string();
+            assert!(err.contains("feature `s3`"), "{err}");
+        }
+        #[cfg(feature = "s3")]
+        {
+            let err = open_url("s3://bucket/../x", &none)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("'..'"), "{err}");
+        }
     }
 }
