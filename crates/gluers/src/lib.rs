@@ -47,6 +47,7 @@
 //! [`cli`] and [`project`] are the command line.
 
 mod atomic;
+pub mod celery_settings;
 pub mod cli;
 pub mod compare;
 pub mod context;
@@ -69,6 +70,8 @@ pub mod settings;
 pub mod storage;
 pub mod task;
 pub mod testing;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 pub use atomic::write_atomic;
 pub use dag::Dag;

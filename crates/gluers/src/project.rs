@@ -138,6 +138,8 @@ impl Project {
         T: Into<std::ffi::OsString> + Clone,
     {
         ignore_file_size_signal();
+        #[cfg(feature = "worker")]
+        crate::worker::die_with_worker();
         match self.dispatch(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -215,6 +217,8 @@ impl Project {
                 }
                 cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
             }
+            #[cfg(feature = "worker")]
+            BuiltinCommand::Worker(args) => cli::worker::execute(args, &settings, &project_dir),
             BuiltinCommand::List => {
                 print!("{}", crate::describe::list(&registry));
                 Ok(())

@@ -16,6 +16,10 @@
 //!
 //! [ops]
 //! backend = "log"     # metrics and params go to the structured log
+//!
+//! [celery]            # `cargo manage worker` (feature `worker`)
+//! broker_url = "redis://127.0.0.1:6379/0"   # env CELERY_BROKER_URL wins
+//! result_backend = "redis://127.0.0.1:6379/0" # env CELERY_RESULT_BACKEND wins
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -50,6 +54,8 @@ pub struct Settings {
     /// Whether a task's typed config read (`ctx.config::<T>`) refuses keys
     /// `T` does not know, such as a misspelt key in a patch (default: true).
     pub strict_config: bool,
+    /// The Celery worker's broker, result backend and queues (Gluepy's `CELERY_*`).
+    pub celery: crate::celery_settings::CelerySettings,
     /// The settings file these came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -100,6 +106,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             ops: OpsSettings::default(),
             strict_config: true,
+            celery: Default::default(),
             source: None,
         }
     }
@@ -165,6 +172,7 @@ impl Settings {
             }
             settings.log_level = level;
         }
+        settings.celery.apply_env(&env)?;
         settings.config_dir = project_dir.join(&settings.config_dir);
         settings.storage_root = project_dir.join(&settings.storage_root);
         Ok(settings)

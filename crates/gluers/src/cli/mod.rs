@@ -3,6 +3,8 @@
 pub mod dag;
 pub mod logging;
 pub mod tools;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -54,6 +56,9 @@ pub enum BuiltinCommand {
         /// The module's name: lowercase letters, digits, '_' and '-', starting with a letter.
         name: String,
     },
+    /// Run the DAGs Celery clients send (`gluepy.run_dag` over Redis).
+    #[cfg(feature = "worker")]
+    Worker(worker::WorkerArgs),
     /// Moved to the installed binary: `gluers experiment ...` (says so and exits 2).
     #[command(hide = true, disable_help_flag = true)]
     Experiment {
