@@ -253,6 +253,20 @@ impl RunDagCall {
         };
         let label = text("label")?
             .ok_or_else(|| type_error("missing 1 required positional argument: 'label'".into()))?;
+        // Gluepy asserts these before running; the worker always names a
+        // run folder, so the child could not tell a missing `retry`.
+        let assertion = |m: &str| TaskError::builtin("AssertionError", m);
+        if bound.get("eval_only") == Some(&Value::Bool(true)) && text("retry")?.is_none() {
+            return Err(assertion(
+                "--eval-only needs --retry RUN_FOLDER: evaluation reads an existing run's output",
+            ));
+        }
+        if flag("skip_eval")? && flag("eval_only")? {
+            return Err(assertion("skip_eval and eval_only cannot be used together"));
+        }
+        if text("task")?.is_some() && text("from_task")?.is_some() {
+            return Err(assertion("only one of from_task and task can be set"));
+        }
         Ok(RunDagCall {
             label,
             retry: text("retry")?.map(|r| r.trim_matches('/').to_string()),
