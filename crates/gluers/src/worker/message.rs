@@ -340,7 +340,7 @@ mod tests {
             "--quiet dag demo --retry runs/2026/1/2/x --patch p.yaml --local-patch l.yaml --from-task a --skip-eval"
         );
         let call = RunDagCall::bind(
-            &[json!("demo")],
+            &[json!("demo"), json!("f")],
             &Map::from_iter([
                 ("task".to_string(), json!("b")),
                 ("eval_only".to_string(), json!(true)),
