@@ -38,11 +38,11 @@ Examples:
   worker                          queue `celery`, one DAG per CPU at a time
   worker --concurrency 4 --queues nightly,celery")]
 pub struct WorkerArgs {
-    /// How many DAGs run at once (default: [celery] concurrency, else the number of CPUs).
+    /// How many DAGs run at once (default: `[celery]` concurrency, else the number of CPUs).
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
 
-    /// Comma-separated queues to consume, highest priority first (default: [celery] queues, else `celery`).
+    /// Comma-separated queues to consume, highest priority first (default: `[celery]` queues, else `celery`).
     #[arg(short = 'Q', long, value_name = "QUEUES", value_delimiter = ',')]
     pub queues: Option<Vec<String>>,
 }
