@@ -25,7 +25,7 @@ pub const PARENT_ENV: &str = "GLUERS_WORKER_PARENT";
 pub const SUCCESS_FILE: &str = ".dag_success";
 /// Gluepy's file for a run that failed, holding the error.
 pub const FAILED_FILE: &str = ".dag_failed";
-/// gluers' file for a run whose worker died; the task ran again elsewhere.
+/// gluers' file for a run whose worker died or was stopped; the task ran again elsewhere.
 pub const KILLED_FILE: &str = ".dag_killed";
 
 /// In a `dag` child of a worker: dies when the worker dies, so no run goes
@@ -158,7 +158,7 @@ impl Executor {
             });
             if !finished && self.storage.isdir(folder).unwrap_or(false) {
                 tracing::warn!(
-                    "task {task_id}: its run in {folder} stopped when its worker died; running it again in {now_in}"
+                    "task {task_id}: its run in {folder} stopped before it finished (its worker died or was stopped); running it again in {now_in}"
                 );
                 self.signal(
                     folder,
