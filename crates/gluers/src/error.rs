@@ -58,6 +58,17 @@ pub enum GluersError {
         source: std::io::Error,
     },
 
+    /// A server the project uses (the Celery worker's broker or result
+    /// backend) could not be reached or refused the request.
+    #[error("{context}")]
+    Service {
+        /// Which server, where, and what to do about it.
+        context: String,
+        /// The client library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

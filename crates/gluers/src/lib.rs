@@ -81,6 +81,8 @@ pub mod settings;
 pub mod storage;
 mod task;
 pub mod testing;
+#[cfg(feature = "worker")]
+mod worker;
 
 pub use context::Context;
 pub use dag::Dag;

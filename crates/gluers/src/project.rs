@@ -166,6 +166,8 @@ impl Project {
         T: Into<std::ffi::OsString> + Clone,
     {
         ignore_file_size_signal();
+        #[cfg(feature = "worker")]
+        crate::worker::die_with_worker();
         match self.dispatch(args) {
             Ok(()) => ExitStatus::Success,
             Err(e) => {
@@ -259,6 +261,8 @@ impl Project {
                 &cwd,
                 global.quiet,
             ),
+            #[cfg(feature = "worker")]
+            BuiltinCommand::Worker(args) => cli::worker::execute(args, &settings, &project_dir),
             BuiltinCommand::List => {
                 print!("{}", crate::describe::list(&registry));
                 Ok(())

@@ -24,6 +24,9 @@
 //!
 //! [airflow]           # `airflow generate` (see AirflowSettings)
 //! operator = "bash"
+//! [celery]            # `cargo manage worker` (feature `worker`)
+//! broker_url = "redis://127.0.0.1:6379/0"   # env CELERY_BROKER_URL wins
+//! result_backend = "redis://127.0.0.1:6379/0" # env CELERY_RESULT_BACKEND wins
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,9 +36,11 @@ use serde::Deserialize;
 use crate::error::{GluersError, Result};
 
 mod airflow;
+pub(crate) mod celery;
 pub use airflow::{
     AirflowDagSettings, AirflowOperator, AirflowSettings, PodResources, DEFAULT_RUN_FOLDER,
 };
+pub use celery::CelerySettings;
 
 /// The environment variable that names the settings file.
 pub const SETTINGS_ENV: &str = "GLUERS_SETTINGS";
@@ -67,6 +72,8 @@ pub struct Settings {
     pub strict_config: bool,
     /// How `airflow generate` writes Airflow DAG files.
     pub airflow: AirflowSettings,
+    /// The Celery worker's broker, result backend and queues (Gluepy's `CELERY_*`).
+    pub celery: CelerySettings,
     /// The settings file these came from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -148,6 +155,7 @@ impl Default for Settings {
             ops: OpsSettings::default(),
             strict_config: true,
             airflow: AirflowSettings::default(),
+            celery: Default::default(),
             source: None,
         }
     }
@@ -216,6 +224,7 @@ impl Settings {
             }
             settings.log_level = level;
         }
+        settings.celery.apply_env(&env)?;
         settings.config_dir = project_dir.join(&settings.config_dir);
         settings.storage_root = project_dir.join(&settings.storage_root);
         // A relative `file://` URL is relative to the project folder, like `storage_root`.

@@ -4,6 +4,8 @@ pub mod airflow;
 pub mod dag;
 pub mod logging;
 pub mod tools;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -58,6 +60,9 @@ pub enum BuiltinCommand {
         /// The module's name: lowercase letters, digits, '_' and '-', starting with a letter.
         name: String,
     },
+    /// Run the DAGs Celery clients send (`gluepy.run_dag` over Redis).
+    #[cfg(feature = "worker")]
+    Worker(worker::WorkerArgs),
     /// Moved to the installed binary: `gluers experiment ...` (says so and exits 2).
     #[command(hide = true, disable_help_flag = true)]
     Experiment {
