@@ -8,6 +8,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{self, BuiltinCommand, ProjectCli};
 use crate::dag::Dag;
 use crate::error::{GluersError, Result};
+use crate::ops::OpsBackend;
 use crate::registry::Registry;
 use crate::runner::open_storage;
 use crate::settings::Settings;
@@ -87,6 +88,7 @@ pub struct Project {
     name: String,
     dags: Vec<Dag>,
     commands: Vec<CustomCommand>,
+    ops: Option<Box<dyn OpsBackend>>,
 }
 
 impl Project {
@@ -96,7 +98,27 @@ impl Project {
             name: name.into(),
             dags: Vec::new(),
             commands: Vec::new(),
+            ops: None,
         }
+    }
+
+    /// Reports runs to `backend` (your own [`OpsBackend`]) instead of the
+    /// one `[ops] backend` names in the settings.
+    ///
+    /// With the `mlflow` feature, `gluers::ops::mlflow::MlflowOps` is one
+    /// (configured in code rather than in settings); [`LogOps`](crate::ops::LogOps)
+    /// is the default.
+    ///
+    /// ```no_run
+    /// # fn forecast_dag() -> gluers::Dag { gluers::Dag::new("forecast") }
+    /// gluers::Project::new("forecast")
+    ///     .dag(forecast_dag())
+    ///     .ops(gluers::ops::LogOps)
+    ///     .main();
+    /// ```
+    pub fn ops(mut self, backend: impl OpsBackend + 'static) -> Self {
+        self.ops = Some(Box::new(backend));
+        self
     }
 
     /// Registers a DAG.
@@ -213,7 +235,14 @@ impl Project {
                         }
                     }
                 }
-                cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
+                cli::dag::execute_with_ops(
+                    args,
+                    &registry,
+                    &settings,
+                    &project_dir,
+                    global.quiet,
+                    self.ops.as_deref(),
+                )
             }
             BuiltinCommand::List => {
                 print!("{}", crate::describe::list(&registry));

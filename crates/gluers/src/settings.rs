@@ -16,6 +16,12 @@
 //!
 //! [ops]
 //! backend = "log"     # metrics and params go to the structured log
+//! # backend = "mlflow"  # or to an MLflow tracking server (feature `mlflow`)
+//! # required = false    # true: a tracker failure fails the run
+//!
+//! # [ops.mlflow]
+//! # tracking_uri = "http://127.0.0.1:5000"  # MLFLOW_TRACKING_URI overrides it
+//! # experiment_prefix = "forecast/"          # experiment = prefix + DAG label
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -78,8 +84,28 @@ pub enum StorageKind {
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpsSettings {
-    /// `log` (the default): structured log lines.
+    /// `log` (the default): structured log lines; `mlflow`: an MLflow
+    /// tracking server.
     pub backend: OpsKind,
+    /// Whether a tracker failure fails the run (default false: one warning,
+    /// and the run goes on locally; its run folder is complete either way).
+    pub required: bool,
+    /// The MLflow backend's settings.
+    pub mlflow: MlflowSettings,
+}
+
+/// `[ops.mlflow]`: where the MLflow backend reports. Credentials come from
+/// the environment only, as MLflow's own clients read them
+/// (`MLFLOW_TRACKING_TOKEN`, or `MLFLOW_TRACKING_USERNAME` and
+/// `MLFLOW_TRACKING_PASSWORD`), so they never sit in a settings file.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlflowSettings {
+    /// The tracking server, e.g. `http://127.0.0.1:5000`;
+    /// `MLFLOW_TRACKING_URI` overrides it.
+    pub tracking_uri: Option<String>,
+    /// Put before the DAG label to name the experiment (default none).
+    pub experiment_prefix: String,
 }
 
 /// The ops backends available.
@@ -89,6 +115,8 @@ pub enum OpsKind {
     /// Metrics, params and artifacts are logged through `tracing`.
     #[default]
     Log,
+    /// An MLflow tracking server, over its REST API (feature `mlflow`).
+    Mlflow,
 }
 
 impl Default for Settings {
