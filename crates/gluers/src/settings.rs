@@ -243,6 +243,32 @@ mod tests {
     }
 
     #[test]
+    fn the_ops_section_chooses_mlflow_and_a_misspelt_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("configs")).unwrap();
+        let file = dir.path().join("configs/settings.toml");
+        std::fs::write(
+            &file,
+            "[ops]\nbackend = \"mlflow\"\nrequired = true\n\n[ops.mlflow]\n\
+             tracking_uri = \"http://127.0.0.1:5000\"\nexperiment_prefix = \"f/\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with(dir.path(), no_env).unwrap();
+        assert_eq!(s.ops.backend, OpsKind::Mlflow);
+        assert!(s.ops.required);
+        assert_eq!(
+            s.ops.mlflow.tracking_uri.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(s.ops.mlflow.experiment_prefix, "f/");
+        std::fs::write(&file, "[ops.mlflow]\ntracking_url = \"x\"\n").unwrap();
+        let e = Settings::load_with(dir.path(), no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tracking_url"), "{e}");
+    }
+
+    #[test]
     fn file_then_environment_overrides() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("configs")).unwrap();

@@ -438,3 +438,93 @@ impl OpsRun for MlflowRun {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(settings: &MlflowSettings, env: &[(&str, &str)]) -> OpsResult<MlflowConfig> {
+        MlflowConfig::from_settings(settings, |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_environment_overrides_the_settings_uri_and_brings_credentials() {
+        let settings = MlflowSettings {
+            tracking_uri: Some("http://settings:5000/".into()),
+            experiment_prefix: "p/".into(),
+        };
+        let c = config(&settings, &[]).unwrap();
+        assert_eq!(c.tracking_uri, "http://settings:5000");
+        assert_eq!(c.auth, Auth::None);
+        let c = config(
+            &settings,
+            &[
+                ("MLFLOW_TRACKING_URI", "https://env:443"),
+                ("MLFLOW_TRACKING_USERNAME", "u"),
+                ("MLFLOW_TRACKING_PASSWORD", "p"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.tracking_uri, "https://env:443");
+        assert_eq!(
+            c.auth,
+            Auth::Basic {
+                username: "u".into(),
+                password: "p".into()
+            }
+        );
+        let c = config(&settings, &[("MLFLOW_TRACKING_TOKEN", "t")]).unwrap();
+        assert_eq!(c.auth, Auth::Bearer("t".into()));
+    }
+
+    #[test]
+    fn a_missing_or_unsupported_uri_and_half_credentials_are_refused() {
+        let none = MlflowSettings::default();
+        let e = config(&none, &[]).unwrap_err().to_string();
+        assert!(e.contains("MLFLOW_TRACKING_URI"), "{e}");
+        let e = config(&none, &[("MLFLOW_TRACKING_URI", "file:///tmp/mlruns")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only an http:// or https://"), "{e}");
+        let e = config(
+            &none,
+            &[
+                ("MLFLOW_TRACKING_URI", "http://x"),
+                ("MLFLOW_TRACKING_USERNAME", "u"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("both"), "{e}");
+    }
+
+    #[test]
+    fn the_artifact_root_is_the_proxy_path() {
+        let run = |uri: &str| MlflowRun {
+            client: Client::new("http://h:1", &Auth::None),
+            id: "r".into(),
+            artifact_uri: uri.into(),
+        };
+        assert_eq!(
+            run("mlflow-artifacts:/1/abc/artifacts")
+                .artifact_root()
+                .unwrap(),
+            "1/abc/artifacts"
+        );
+        assert_eq!(
+            run("mlflow-artifacts://h:1/1/abc/artifacts")
+                .artifact_root()
+                .unwrap(),
+            "1/abc/artifacts"
+        );
+        let e = run("s3://bucket/1/abc/artifacts")
+            .artifact_root()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--serve-artifacts"), "{e}");
+    }
+}
