@@ -19,6 +19,7 @@
 //! A project plugs in its own backend with
 //! [`Project::ops`](crate::Project::ops).
 
+mod killed;
 mod log;
 #[cfg(feature = "mlflow")]
 pub mod mlflow;
@@ -196,7 +197,18 @@ pub trait OpsRun: Send {
     fn log_input(&mut self, input: &Input<'_>) -> OpsResult<()>;
     /// Ends the run with `status`.
     fn set_terminated(&mut self, status: TerminalStatus) -> OpsResult<()>;
+
+    /// A call that ends this run as [`TerminalStatus::Killed`] from another
+    /// thread, made when SIGINT, SIGTERM or SIGHUP stops the process (the
+    /// process then dies of the signal as before). `None` (the default):
+    /// nothing to tell, and no signal handler is installed.
+    fn kill_switch(&self) -> Option<KillSwitch> {
+        None
+    }
 }
+
+/// See [`OpsRun::kill_switch`].
+pub type KillSwitch = Box<dyn FnOnce() + Send>;
 
 /// The backend the settings name: [`LogOps`], or with the `mlflow` feature
 /// the MLflow backend (its tracking URI and credentials from the settings

@@ -8,11 +8,18 @@
 //! `[ops] required = true` the failure is kept and the runner fails the run
 //! at its end instead, after writing everything locally.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use super::{Artifact, Input, OpsBackend, OpsError, OpsRun, RunStart, TerminalStatus};
 
 /// One run's tracker, or none once it failed.
 pub(crate) struct Tracker {
     backend: String,
+    /// Set while the run is open: a stop signal then ends it as KILLED.
+    active: Arc<AtomicBool>,
+    /// Whether a signal thread watches `active`.
+    watched: bool,
     run: Option<Box<dyn OpsRun>>,
     required: bool,
     failure: Option<String>,
@@ -24,6 +31,8 @@ impl Tracker {
     pub(crate) fn with_run(run: Box<dyn OpsRun>) -> Self {
         Tracker {
             backend: "ops".into(),
+            active: Arc::new(AtomicBool::new(false)),
+            watched: false,
             run: Some(run),
             required: false,
             failure: None,
@@ -34,6 +43,8 @@ impl Tracker {
     pub(crate) fn detached() -> Self {
         Tracker {
             backend: "ops".into(),
+            active: Arc::new(AtomicBool::new(false)),
+            watched: false,
             run: None,
             required: false,
             failure: None,
@@ -45,6 +56,8 @@ impl Tracker {
     pub(crate) fn open(backend: &dyn OpsBackend, start: &RunStart<'_>, required: bool) -> Self {
         let mut tracker = Tracker {
             backend: backend.name().to_string(),
+            active: Arc::new(AtomicBool::new(false)),
+            watched: false,
             run: None,
             required,
             failure: None,
@@ -52,6 +65,11 @@ impl Tracker {
         match backend.create_run(start) {
             Ok(run) => {
                 tracing::debug!("ops {}: run {}", tracker.backend, run.id());
+                if let Some(switch) = run.kill_switch() {
+                    tracker.active.store(true, Ordering::SeqCst);
+                    tracker.watched = true;
+                    super::killed::watch(switch, tracker.active.clone());
+                }
                 tracker.run = Some(run);
             }
             Err(e) => tracker.fail(e),
@@ -66,6 +84,7 @@ impl Tracker {
 
     fn fail(&mut self, e: OpsError) {
         self.run = None;
+        self.active.store(false, Ordering::SeqCst);
         if self.failure.is_some() {
             return;
         }
@@ -105,6 +124,11 @@ impl Tracker {
 
     /// Ends the tracked run; later calls do nothing.
     pub(crate) fn terminate(&mut self, status: TerminalStatus) {
+        // From here a stop signal no longer turns the run into KILLED.
+        if self.watched && !self.active.swap(false, Ordering::SeqCst) && self.run.is_some() {
+            // The signal thread got there first and reported KILLED.
+            return;
+        }
         self.call(|run| run.set_terminated(status));
         self.run = None;
     }

@@ -63,14 +63,7 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) fn new(base: &str, auth: &Auth) -> Self {
-        let agent = ureq::Agent::config_builder()
-            // Error statuses are read, not raised: their body says why.
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(CALL_TIMEOUT))
-            .user_agent(concat!("gluers/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+        let agent = agent(CALL_TIMEOUT);
         let authorization = match auth {
             Auth::None => None,
             Auth::Bearer(token) => Some(format!("Bearer {token}")),
@@ -83,6 +76,15 @@ impl Client {
             agent,
             base: base.trim_end_matches('/').to_string(),
             authorization,
+        }
+    }
+
+    /// The same client with calls cut at `timeout` (the last call of a
+    /// process that is being stopped).
+    pub(super) fn with_timeout(&self, timeout: Duration) -> Self {
+        Client {
+            agent: agent(timeout),
+            ..self.clone()
         }
     }
 
@@ -213,6 +215,17 @@ impl Client {
             )),
         }
     }
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        // Error statuses are read, not raised: their body says why.
+        .http_status_as_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+        .timeout_global(Some(timeout))
+        .user_agent(concat!("gluers/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
 }
 
 /// A server message on one line, cut to a readable length.

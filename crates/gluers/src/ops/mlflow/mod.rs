@@ -16,7 +16,8 @@ pub use client::Auth;
 use client::{must, Client};
 
 use super::{
-    Artifact, Input, OpsBackend, OpsError, OpsResult, OpsRun, OpsRunInfo, RunStart, TerminalStatus,
+    Artifact, Input, KillSwitch, OpsBackend, OpsError, OpsResult, OpsRun, OpsRunInfo, RunStart,
+    TerminalStatus,
 };
 use crate::settings::MlflowSettings;
 
@@ -437,7 +438,23 @@ impl OpsRun for MlflowRun {
             json!({ "run_id": self.id, "status": status.as_str(), "end_time": now_ms() }),
         )
     }
+
+    fn kill_switch(&self) -> Option<KillSwitch> {
+        // A stopped process should die promptly: one short call.
+        let client = self.client.with_timeout(KILL_TIMEOUT);
+        let id = self.id.clone();
+        Some(Box::new(move || {
+            let body = json!({ "run_id": id, "status": "KILLED", "end_time": now_ms() });
+            if let Err(e) = client.post("runs/update", &body) {
+                let e = client.error("end the run as KILLED", e);
+                eprintln!("warning: ops backend mlflow: {e}");
+            }
+        }))
+    }
 }
+
+/// How long the KILLED update may hold up a process being stopped.
+const KILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {
