@@ -130,6 +130,8 @@ pub fn execute_with_ops(
         eval_only: args.eval_only,
         quiet,
     };
+    // This process is the run: a stop signal ends its tracked run KILLED.
+    crate::ops::enable_kill_reports();
     match ops {
         Some(ops) => run_dag_with_ops(dag, settings, project_dir, &options, ops),
         None => run_dag(dag, settings, project_dir, &options),

@@ -14,15 +14,28 @@ use std::sync::Arc;
 
 use super::KillSwitch;
 
+/// Set by the project binary's `dag` command only: a program that runs
+/// DAGs in-process (a worker) keeps its own handling of stop signals.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Lets tracked runs of this process report KILLED on a stop signal.
+pub(crate) fn enable() {
+    ENABLED.store(true, Ordering::SeqCst);
+}
+
 /// Calls `switch` if one of the stop signals arrives while `active` is set
-/// (the run has not ended yet), then dies of that signal.
-pub(crate) fn watch(switch: KillSwitch, active: Arc<AtomicBool>) {
+/// (the run has not ended yet), then dies of that signal. Returns whether a
+/// watcher was installed.
+pub(crate) fn watch(switch: KillSwitch, active: Arc<AtomicBool>) -> bool {
+    if !ENABLED.load(Ordering::SeqCst) {
+        return false;
+    }
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!("no stop-signal handler, a killed run stays RUNNING: {e}");
-            return;
+            return false;
         }
     };
     std::thread::spawn(move || {
@@ -36,4 +49,5 @@ pub(crate) fn watch(switch: KillSwitch, active: Arc<AtomicBool>) {
             std::process::exit(128 + signal);
         }
     });
+    true
 }

@@ -207,6 +207,14 @@ pub trait OpsRun: Send {
     }
 }
 
+/// Lets the tracked runs of this process report KILLED when SIGINT,
+/// SIGTERM or SIGHUP stops it (see [`OpsRun::kill_switch`]). The project
+/// binary's `dag` command calls it; a program that runs DAGs in-process
+/// and handles stop signals itself does not.
+pub fn enable_kill_reports() {
+    killed::enable();
+}
+
 /// See [`OpsRun::kill_switch`].
 pub type KillSwitch = Box<dyn FnOnce() + Send>;
 

@@ -67,8 +67,7 @@ impl Tracker {
                 tracing::debug!("ops {}: run {}", tracker.backend, run.id());
                 if let Some(switch) = run.kill_switch() {
                     tracker.active.store(true, Ordering::SeqCst);
-                    tracker.watched = true;
-                    super::killed::watch(switch, tracker.active.clone());
+                    tracker.watched = super::killed::watch(switch, tracker.active.clone());
                 }
                 tracker.run = Some(run);
             }
