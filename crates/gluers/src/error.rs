@@ -69,6 +69,15 @@ pub enum GluersError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// The ops backend (an experiment tracker) could not be opened or used.
+    #[error(transparent)]
+    Ops(#[from] crate::ops::OpsError),
+
+    /// With `[ops] required = true`, the run could not be tracked; the
+    /// message names the tracker and what to do. The run folder is complete.
+    #[error("{0}")]
+    Untracked(String),
+
     /// The storage backend failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

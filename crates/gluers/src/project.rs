@@ -10,6 +10,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{self, BuiltinCommand, ProjectCli};
 use crate::dag::Dag;
 use crate::error::{GluersError, Result};
+use crate::ops::OpsBackend;
 use crate::registry::Registry;
 use crate::runner::open_storage;
 use crate::settings::Settings;
@@ -90,6 +91,7 @@ pub struct Project {
     dags: Vec<Dag>,
     commands: Vec<CustomCommand>,
     storage: Option<std::sync::Arc<dyn crate::storage::StorageBackend>>,
+    ops: Option<Box<dyn OpsBackend>>,
 }
 
 impl Project {
@@ -100,6 +102,7 @@ impl Project {
             dags: Vec::new(),
             commands: Vec::new(),
             storage: None,
+            ops: None,
         }
     }
 
@@ -113,6 +116,25 @@ impl Project {
     /// ```
     pub fn storage(mut self, backend: std::sync::Arc<dyn crate::storage::StorageBackend>) -> Self {
         self.storage = Some(backend);
+        self
+    }
+
+    /// Reports runs to `backend` (your own [`OpsBackend`]) instead of the
+    /// one `[ops] backend` names in the settings.
+    ///
+    /// With the `mlflow` feature, `gluers::ops::mlflow::MlflowOps` is one
+    /// (configured in code rather than in settings); [`LogOps`](crate::ops::LogOps)
+    /// is the default.
+    ///
+    /// ```no_run
+    /// # fn forecast_dag() -> gluers::Dag { gluers::Dag::new("forecast") }
+    /// gluers::Project::new("forecast")
+    ///     .dag(forecast_dag())
+    ///     .ops(gluers::ops::LogOps)
+    ///     .main();
+    /// ```
+    pub fn ops(mut self, backend: impl OpsBackend + 'static) -> Self {
+        self.ops = Some(Box::new(backend));
         self
     }
 
@@ -250,7 +272,14 @@ impl Project {
                         }
                     }
                 }
-                cli::dag::execute(args, &registry, &settings, &project_dir, global.quiet)
+                cli::dag::execute(
+                    args,
+                    &registry,
+                    &settings,
+                    &project_dir,
+                    global.quiet,
+                    self.ops.as_deref(),
+                )
             }
             BuiltinCommand::Airflow(args) => cli::airflow::execute(
                 args,

@@ -6,7 +6,8 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::metrics::Params;
 use crate::metrics::{MetricError, Metrics};
-use crate::ops::OpsBackend;
+use crate::ops::tracker::Tracker;
+use crate::ops::{Artifact, Input, OpsRun};
 use crate::storage::Storage;
 
 /// The explicit run context handed to every task (no global singletons).
@@ -15,12 +16,18 @@ pub struct RunContext {
     storage: Storage,
     metrics: Metrics,
     params: Params,
-    ops: Box<dyn OpsBackend>,
+    ops: Tracker,
 }
 
 impl RunContext {
-    /// A context for one run.
-    pub(crate) fn new(context: Context, storage: Storage, ops: Box<dyn OpsBackend>) -> Self {
+    /// A context for one run, reporting to the open tracked run `ops`
+    /// (e.g. `LogOps.create_run(..)`). A failing `ops` call is one warning
+    /// and stops tracking; what the task logs is kept all the same.
+    pub(crate) fn new(context: Context, storage: Storage, ops: Box<dyn OpsRun>) -> Self {
+        Self::with_tracker(context, storage, Tracker::with_run(ops))
+    }
+
+    pub(crate) fn with_tracker(context: Context, storage: Storage, ops: Tracker) -> Self {
         RunContext {
             context,
             storage,
@@ -28,6 +35,10 @@ impl RunContext {
             params: Params::new(),
             ops,
         }
+    }
+
+    pub(crate) fn tracker(&mut self) -> &mut Tracker {
+        &mut self.ops
     }
 
     /// Reads a typed section of the context, e.g. `ctx.config::<ForecastConfig>("forecast")`.
@@ -92,9 +103,23 @@ impl RunContext {
         self.params.insert(key.to_string(), value.into());
     }
 
-    /// Logs an artifact: a storage path this run produced.
+    /// Logs an artifact: a storage path this run produced. A tracker such
+    /// as MLflow gets a copy, named by its path inside the run folder.
     pub fn log_artifact(&mut self, path: &str) {
-        self.ops.log_artifact(path);
+        let prefix = format!("{}/", self.run_folder());
+        let name = path.strip_prefix(&prefix).unwrap_or(path);
+        self.ops
+            .log_artifact(&Artifact::new(path, name, &self.storage));
+    }
+
+    /// Logs a data set the run read (Gluepy's `log_input`): its name, where
+    /// it comes from, and a digest of its content if known.
+    pub fn log_input(&mut self, name: &str, source: &str, digest: Option<&str>) {
+        self.ops.log_input(&Input {
+            name,
+            source,
+            digest,
+        });
     }
 
     /// The parameters logged so far, in logging order.

@@ -12,7 +12,8 @@ use crate::context::{self, Context, RunMeta, PROTECTED_KEY};
 use crate::dag::{Dag, EvalEntry, WorkEntry, BOOTSTRAP_LABEL};
 use crate::error::{GluersError, Result};
 use crate::metrics::{Metrics, METRICS_FILE};
-use crate::ops::LogOps;
+use crate::ops::tracker::Tracker;
+use crate::ops::{open_ops, OpsBackend, RunStart, TerminalStatus};
 use crate::progress::Progress;
 use crate::run_context::RunContext;
 use crate::run_folder;
@@ -93,7 +94,8 @@ pub fn open_storage(settings: &Settings) -> Result<Arc<dyn StorageBackend>> {
     crate::storage::open_url(url, &settings.storage.options).map_err(GluersError::from)
 }
 
-/// Runs `dag` with `options`: bootstrap, then the planned tasks.
+/// Runs `dag` with `options`: bootstrap, then the planned tasks, reporting
+/// to the ops backend the settings name.
 ///
 /// Prints the metrics block to stdout after evaluation tasks ran.
 pub fn run_dag(
@@ -101,6 +103,23 @@ pub fn run_dag(
     settings: &Settings,
     project_dir: &Path,
     options: &RunOptions,
+) -> Result<RunSummary> {
+    let ops = open_ops(settings)?;
+    run_dag_with_ops(dag, settings, project_dir, options, ops.as_ref())
+}
+
+/// Like [`run_dag`], reporting to `ops` (a project's own backend, see
+/// [`Project::ops`](crate::Project::ops)).
+///
+/// The run folder, `metrics.json`, `params.json` and `run.json` are written
+/// whatever the tracker does; a tracker failure is one warning, or with
+/// `[ops] required = true` fails the run after everything is written.
+pub fn run_dag_with_ops(
+    dag: &Dag,
+    settings: &Settings,
+    project_dir: &Path,
+    options: &RunOptions,
+    ops: &dyn OpsBackend,
 ) -> Result<RunSummary> {
     if options.eval_only && options.retry.is_none() {
         return Err(GluersError::Usage(
@@ -118,7 +137,8 @@ pub fn run_dag(
     let context = build_context(backend.as_ref(), settings, project_dir, options)?;
     let meta = context.meta().clone();
     let storage = Storage::new(backend, meta.run_folder.clone());
-    let mut ctx = RunContext::new(context, storage.clone(), Box::new(LogOps));
+    // Tracking starts once the run folder exists (below).
+    let mut ctx = RunContext::with_tracker(context, storage.clone(), Tracker::detached());
     let mut record = RunRecord {
         dag: dag.label().to_string(),
         run_id: meta.run_id.clone(),
@@ -165,6 +185,28 @@ pub fn run_dag(
         }
         return Err(e.into());
     }
+    let username = std::env::var("USER").ok();
+    *ctx.tracker() = Tracker::open(
+        ops,
+        &RunStart {
+            dag: dag.label(),
+            run_id: &meta.run_id,
+            run_folder: &meta.run_folder,
+            resume: options.retry.is_some(),
+            username: username.as_deref(),
+        },
+        settings.ops.required,
+    );
+    if let Some(message) = ctx.tracker().required_failure().map(str::to_string) {
+        // `[ops] required`: no untracked run; the folder says why.
+        progress.fail(BOOTSTRAP_LABEL);
+        record.status = RunStatus::Failed;
+        record.finished_at = Some(now_iso());
+        record.failed_task = Some(BOOTSTRAP_LABEL.into());
+        record.error = Some(message.clone());
+        write_record(&storage, &record)?;
+        return Err(GluersError::Untracked(message));
+    }
     progress.finish(BOOTSTRAP_LABEL, 1, total, started.elapsed());
     record.tasks.push(TaskTiming {
         label: BOOTSTRAP_LABEL.into(),
@@ -197,6 +239,7 @@ pub fn run_dag(
             if let Err(e) = write_record(&storage, &record) {
                 tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
             }
+            ctx.tracker().terminate(TerminalStatus::Failed);
             tracing::info!("run folder {} (failed in task {label})", meta.run_folder);
             return Err(GluersError::TaskFailed {
                 task: label,
@@ -241,6 +284,7 @@ pub fn run_dag(
             if let Err(e) = write_record(&storage, &record) {
                 tracing::warn!("could not write {RUN_RECORD_FILE}: {e}");
             }
+            ctx.tracker().terminate(TerminalStatus::Failed);
             return Err(e.into());
         }
         let mut stdout = std::io::stdout().lock();
@@ -254,7 +298,19 @@ pub fn run_dag(
     save_params(&storage, ctx.params());
     record.status = RunStatus::Success;
     record.finished_at = Some(now_iso());
-    write_record(&storage, &record)?;
+    if let Err(e) = write_record(&storage, &record) {
+        ctx.tracker().terminate(TerminalStatus::Failed);
+        return Err(e.into());
+    }
+    ctx.tracker().terminate(TerminalStatus::Finished);
+    if let Some(message) = ctx.tracker().required_failure().map(str::to_string) {
+        // `[ops] required`: the outputs are all there, but the run was not
+        // tracked as a whole, so it does not count as a success.
+        record.status = RunStatus::Failed;
+        record.error = Some(message.clone());
+        write_record(&storage, &record)?;
+        return Err(GluersError::Untracked(message));
+    }
     Ok(RunSummary {
         run_id: meta.run_id,
         run_folder: meta.run_folder,

@@ -27,6 +27,12 @@
 //! [celery]            # `cargo manage worker` (feature `worker`)
 //! broker_url = "redis://127.0.0.1:6379/0"   # env CELERY_BROKER_URL wins
 //! result_backend = "redis://127.0.0.1:6379/0" # env CELERY_RESULT_BACKEND wins
+//! # backend = "mlflow"  # or to an MLflow tracking server (feature `mlflow`)
+//! # required = false    # true: a tracker failure fails the run
+//!
+//! # [ops.mlflow]
+//! # tracking_uri = "http://127.0.0.1:5000"  # MLFLOW_TRACKING_URI overrides it
+//! # experiment_prefix = "forecast/"          # experiment = prefix + DAG label
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -132,8 +138,28 @@ pub enum StorageKind {
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpsSettings {
-    /// `log` (the default): structured log lines.
+    /// `log` (the default): structured log lines; `mlflow`: an MLflow
+    /// tracking server.
     pub backend: OpsKind,
+    /// Whether a tracker failure fails the run (default false: one warning,
+    /// and the run goes on locally; its run folder is complete either way).
+    pub required: bool,
+    /// The MLflow backend's settings.
+    pub mlflow: MlflowSettings,
+}
+
+/// `[ops.mlflow]`: where the MLflow backend reports. Credentials come from
+/// the environment only, as MLflow's own clients read them
+/// (`MLFLOW_TRACKING_TOKEN`, or `MLFLOW_TRACKING_USERNAME` and
+/// `MLFLOW_TRACKING_PASSWORD`), so they never sit in a settings file.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlflowSettings {
+    /// The tracking server, e.g. `http://127.0.0.1:5000`;
+    /// `MLFLOW_TRACKING_URI` overrides it.
+    pub tracking_uri: Option<String>,
+    /// Put before the DAG label to name the experiment (default none).
+    pub experiment_prefix: String,
 }
 
 /// The ops backends available.
@@ -143,6 +169,8 @@ pub enum OpsKind {
     /// Metrics, params and artifacts are logged through `tracing`.
     #[default]
     Log,
+    /// An MLflow tracking server, over its REST API (feature `mlflow`).
+    Mlflow,
 }
 
 impl Default for Settings {
@@ -300,6 +328,32 @@ mod tests {
         let env = |k: &str| (k == STORAGE_URL_ENV).then(|| "s3://bucket/prefix".to_string());
         let s = Settings::load_with(dir.path(), env).unwrap();
         assert_eq!(s.storage.url.as_deref(), Some("s3://bucket/prefix"));
+    }
+
+    #[test]
+    fn the_ops_section_chooses_mlflow_and_a_misspelt_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("configs")).unwrap();
+        let file = dir.path().join("configs/settings.toml");
+        std::fs::write(
+            &file,
+            "[ops]\nbackend = \"mlflow\"\nrequired = true\n\n[ops.mlflow]\n\
+             tracking_uri = \"http://127.0.0.1:5000\"\nexperiment_prefix = \"f/\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with(dir.path(), no_env).unwrap();
+        assert_eq!(s.ops.backend, OpsKind::Mlflow);
+        assert!(s.ops.required);
+        assert_eq!(
+            s.ops.mlflow.tracking_uri.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(s.ops.mlflow.experiment_prefix, "f/");
+        std::fs::write(&file, "[ops.mlflow]\ntracking_url = \"x\"\n").unwrap();
+        let e = Settings::load_with(dir.path(), no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tracking_url"), "{e}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use crate::context::{Context, RunMeta};
 use crate::error::{GluersError, Result};
-use crate::ops::LogOps;
+use crate::ops::{LogOps, OpsBackend, RunStart};
 use crate::run_context::RunContext;
 use crate::storage::{MemoryStorage, Storage};
 
@@ -53,9 +53,12 @@ pub fn run_context(context_yaml: &str) -> Result<RunContext> {
         created_at: "1970-01-01T00:00:00Z".into(),
     };
     let storage = Storage::new(Arc::new(MemoryStorage::new()), TEST_RUN_FOLDER);
-    Ok(RunContext::new(
-        Context::new(values, meta),
-        storage,
-        Box::new(LogOps),
-    ))
+    let ops = LogOps.create_run(&RunStart {
+        dag: "test",
+        run_id: &meta.run_id,
+        run_folder: TEST_RUN_FOLDER,
+        resume: false,
+        username: None,
+    })?;
+    Ok(RunContext::new(Context::new(values, meta), storage, ops))
 }

@@ -7,8 +7,9 @@ use clap::Args;
 use crate::compare::{compare, CompareFormat};
 use crate::describe::{describe, DescribeFormat};
 use crate::error::{GluersError, Result};
+use crate::ops::OpsBackend;
 use crate::registry::Registry;
-use crate::runner::{open_storage, run_dag, RunOptions};
+use crate::runner::{open_storage, run_dag, run_dag_with_ops, RunOptions};
 use crate::settings::Settings;
 
 /// Runs a DAG: bootstrap, work tasks, then evaluation tasks.
@@ -71,13 +72,15 @@ pub struct DagArgs {
     pub format: Option<String>,
 }
 
-/// Runs the `dag` command.
+/// Runs the `dag` command, reporting to `ops` when given (a project's own
+/// backend), else to the backend the settings name.
 pub fn execute(
     args: DagArgs,
     registry: &Registry,
     settings: &Settings,
     project_dir: &Path,
     quiet: bool,
+    ops: Option<&dyn OpsBackend>,
 ) -> Result<()> {
     let dag = registry.dag(&args.label)?;
     if let Some(folders) = &args.compare {
@@ -117,7 +120,13 @@ pub fn execute(
         eval_only: args.eval_only,
         quiet,
     };
-    run_dag(dag, settings, project_dir, &options).map(|_| ())
+    // This process is the run: a stop signal ends its tracked run KILLED.
+    crate::ops::enable_kill_reports();
+    match ops {
+        Some(ops) => run_dag_with_ops(dag, settings, project_dir, &options, ops),
+        None => run_dag(dag, settings, project_dir, &options),
+    }
+    .map(|_| ())
 }
 
 fn parse_format<F: clap::ValueEnum>(value: Option<&str>, flag: &str) -> Result<F> {
