@@ -37,6 +37,9 @@ pub(super) fn run_all(
     for k in 0..jobs {
         let slot = ctx.paths.slot(k);
         crate::fsutil::ensure_private_dir(&slot.run_dir)?;
+        if k > 0 {
+            seed_target(ctx, k)?;
+        }
         let _ = std::fs::remove_file(slot.slot_result());
         let _ = std::fs::remove_file(ctx.paths.slot_progress(k));
     }
@@ -77,6 +80,39 @@ pub(super) fn run_all(
     }
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(results.into_iter().flatten().collect())
+}
+
+/// Gives a new slot of a Rust project a copy of slot 0's target folder, so
+/// that its first build compiles only the candidate's own crate, not every
+/// dependency again (a copy, not links: a build in one slot must never
+/// write into another's files).
+fn seed_target(ctx: &Ctx, k: usize) -> Result<()> {
+    let from = ctx.paths.target();
+    let to = ctx.paths.slot(k).target();
+    if !matches!(ctx.state.project, crate::state::StoredProject::Cargo { .. })
+        || !from.is_dir()
+        || to.exists()
+    {
+        return Ok(());
+    }
+    println!("slot {k}: copying the engine's target folder for its first build");
+    let partial = to.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    let status = Command::new("cp")
+        .args(["-a", "--reflink=auto"])
+        .arg(&from)
+        .arg(&partial)
+        .status()
+        .map_err(|e| ExperimentError::io("run cp to copy", &from, e))?;
+    if !status.success() {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(ExperimentError::Usage(format!(
+            "cannot copy the target folder {} to {} ({status}); free some disk space or run with --jobs 1",
+            from.display(),
+            partial.display()
+        )));
+    }
+    std::fs::rename(&partial, &to).map_err(|e| ExperimentError::io("rename", &partial, e))
 }
 
 /// A mutex's guard, whether or not a thread panicked while holding it.
