@@ -282,7 +282,7 @@ fn a_supervised_agent_queues_a_batch_and_decides_each_row() {
     let script = r##"
 set -u
 cd "$ROOT/proj"
-OUT="$ROOT/batch-output.txt"
+OUT="$ROOT/proj/data/batch-output.txt"  # ignored: the tree stays clean
 cp "$TWO" tasks.py
 "$ENGINE" queue -m "offset 2" >> "$OUT" 2>&1 || echo "queue failed" >> "$OUT"
 cp "$THREE" tasks.py
@@ -295,7 +295,7 @@ if env -u GLUERS_AGENT_SOCKET "$ENGINE" run --queued --jobs 2 >/dev/null 2>&1; t
     let out = agent_cmd(&fx, script, &[("TWO", &two), ("THREE", &three)])
         .output()
         .unwrap();
-    let output = read_or_empty(&fx.root.join("batch-output.txt"));
+    let output = read_or_empty(&fx.proj.join("data/batch-output.txt"));
     assert_eq!(
         out.status.code(),
         Some(0),
