@@ -59,11 +59,10 @@ pub(crate) fn decide(dir: &Path, id: Option<u64>, keep: bool) -> Result<ExitCode
     let short = ctx.repo.git.short(&p.commit)?;
     if keep {
         if p.outcome != Outcome::Ok {
-            return Err(ExperimentError::CannotKeepFailed {
-                id,
-                status: p.outcome.word().into(),
-                prog: format!("{prog}"),
-            });
+            return Err(ExperimentError::Usage(format!(
+                "experiment {id} ended with {} and has no metrics, so it cannot be kept; record it with `{prog} discard {id}`",
+                p.outcome.word()
+            )));
         }
         if let Some((metric, value, c)) =
             crate::contract::broken(&p.metrics, &ctx.state.metric_docs)
