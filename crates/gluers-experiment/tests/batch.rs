@@ -112,6 +112,18 @@ fn evaluate_and_decide(fx: &Fixture, jobs: &str) -> f64 {
         "{}",
         single.stderr
     );
+    let finish = fx.engine(&["finish"]).expect(2);
+    assert!(
+        finish.stderr.contains("waiting for a decision"),
+        "{}",
+        finish.stderr
+    );
+    let queue = fx.engine(&["queue", "HEAD"]).expect(2);
+    assert!(
+        queue.stderr.contains("waiting for a decision"),
+        "{}",
+        queue.stderr
+    );
     for id in (1..=7).rev() {
         fx.engine(&["discard", &id.to_string()]).expect(0);
     }

@@ -27,7 +27,7 @@ pub(crate) const MAX_JOBS: usize = 64;
 
 /// Refuses to add to or run the queue while a run or a batch waits for a
 /// decision (the candidates' base would be stale).
-fn refuse_undecided(ctx: &Ctx) -> Result<()> {
+pub(crate) fn refuse_undecided(ctx: &Ctx) -> Result<()> {
     if let Some(p) = &ctx.state.pending {
         return Err(ExperimentError::PendingDecision {
             id: p.experiment_id,
