@@ -140,7 +140,7 @@ fn run_one(ctx: &Ctx, exe: &std::path::Path, job: &Job) -> Result<Done> {
         .status()
         .map_err(|e| ExperimentError::io("start a batch worker", exe, e))?;
     let run_log = std::fs::read(slot.slot_run_log()).unwrap_or_default();
-    let result: Option<WorkerResult> = crate::fsutil::load_json(&slot.slot_result()).ok();
+    let result = super::worker::read_result(&slot.slot_result(), &ctx.log_key()?);
     let _ = std::fs::remove_file(slot.slot_result());
     let _ = std::fs::remove_file(slot.slot_run_log());
     let (pending, reason) = match result {
@@ -161,7 +161,7 @@ fn run_one(ctx: &Ctx, exe: &std::path::Path, job: &Job) -> Result<Done> {
             (
                 failed_run(job),
                 Some(format!(
-                    "the engine's worker for this candidate stopped ({status}) without a result: {}",
+                    "the engine's worker for this candidate stopped ({status}) without a valid result: {}",
                     tail.trim()
                 )),
             )

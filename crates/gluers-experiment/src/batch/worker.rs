@@ -114,10 +114,64 @@ fn work(job: &Job) -> Result<()> {
             }
         }
     };
-    let json =
-        serde_json::to_vec_pretty(&result).map_err(|e| crate::error::ExperimentError::State {
+    let body =
+        serde_json::to_string(&result).map_err(|e| crate::error::ExperimentError::State {
             path: ctx.paths.slot_result(),
             message: e.to_string(),
         })?;
-    crate::fsutil::atomic_write(&ctx.paths.slot_result(), &json)
+    // Keyed like the state, so that a result edited while the batch runs
+    // is refused rather than believed.
+    let mac = ctx.log_key()?.state_mac(body.as_bytes()).to_hex();
+    crate::fsutil::atomic_write(
+        &ctx.paths.slot_result(),
+        format!("{mac}\n{body}").as_bytes(),
+    )
+}
+
+/// Reads a worker's result, `None` when there is none or its keyed hash
+/// does not match.
+pub(crate) fn read_result(
+    path: &std::path::Path,
+    key: &crate::explog::Key,
+) -> Option<WorkerResult> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (mac, body) = text.split_once('\n')?;
+    let want = key.state_mac(body.as_bytes());
+    (blake3::Hash::from_hex(mac).ok()? == want)
+        .then(|| serde_json::from_str(body).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explog::Key;
+
+    #[test]
+    fn an_edited_or_foreign_result_is_not_believed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("result.json");
+        let key = Key::generate().unwrap();
+        let job = Job {
+            dir: dir.path().to_path_buf(),
+            slot: 1,
+            experiment_id: 4,
+            commit: "0123456789abcdef".into(),
+            description: "x".into(),
+            timeout_secs: 1,
+        };
+        let result = WorkerResult::Refused {
+            pending: super::super::schedule::failed_run(&job),
+            reason: "refused".into(),
+        };
+        let body = serde_json::to_string(&result).unwrap();
+        let mac = key.state_mac(body.as_bytes()).to_hex();
+        std::fs::write(&path, format!("{mac}\n{body}")).unwrap();
+        assert!(read_result(&path, &key).is_some());
+        let forged = body.replace("refused", "forged");
+        std::fs::write(&path, format!("{mac}\n{forged}")).unwrap();
+        assert!(read_result(&path, &key).is_none());
+        std::fs::write(&path, format!("{mac}\n{body}")).unwrap();
+        assert!(read_result(&path, &Key::generate().unwrap()).is_none());
+    }
 }
