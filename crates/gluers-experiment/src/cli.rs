@@ -60,20 +60,59 @@ pub enum ExperimentCommand {
         final_test: Vec<String>,
     },
     /// Commit pending changes, check the frozen set, run the work tasks and
-    /// the sealed evaluation, and print the metrics.
+    /// the sealed evaluation, and print the metrics; with --queued, evaluate
+    /// the queued candidates instead, --jobs at a time.
     Run {
         /// What changed (the commit message and the log's description).
-        #[arg(short = 'm', long = "message", value_name = "TEXT")]
-        message: String,
+        #[arg(
+            short = 'm',
+            long = "message",
+            value_name = "TEXT",
+            required_unless_present = "queued",
+            conflicts_with = "queued"
+        )]
+        message: Option<String>,
         /// Time limit of this run in seconds (default: the one given at init).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
+        /// Evaluate the queue (`experiment queue`): each candidate in its
+        /// own export, build, run folder and sealed evaluation, one pending
+        /// run per candidate, numbered in queue order.
+        #[arg(long)]
+        queued: bool,
+        /// How many queued candidates to evaluate at the same time.
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "queued",
+              value_parser = clap::value_parser!(u64).range(1..=64))]
+        jobs: u64,
     },
-    /// Keep the last run: log it and continue from its commit.
-    Keep,
-    /// Discard the last run (or record its crash/timeout): log it and reset
-    /// the branch to the last kept commit.
-    Discard,
+    /// Queue a candidate for `run --queued`: commit the work tree's changes
+    /// as one (the work tree then returns to the last kept commit, ready for
+    /// the next idea), or queue an existing commit REV that descends from
+    /// the last kept commit.
+    Queue {
+        /// An existing candidate commit (default: commit the work tree).
+        #[arg(value_name = "REV")]
+        rev: Option<String>,
+        /// What the candidate changes (default for REV: its subject).
+        #[arg(short = 'm', long = "message", value_name = "TEXT")]
+        message: Option<String>,
+    },
+    /// Keep the last run, or run ID of a batch: log it and continue from
+    /// its commit.
+    Keep {
+        /// The experiment to keep (a batch's row; default: the only one
+        /// waiting).
+        #[arg(value_name = "ID")]
+        id: Option<u64>,
+    },
+    /// Discard the last run, or run ID of a batch (or record its
+    /// crash/timeout): log it and reset the branch to the last kept commit.
+    Discard {
+        /// The experiment to discard (a batch's row; default: the only one
+        /// waiting).
+        #[arg(value_name = "ID")]
+        id: Option<u64>,
+    },
     /// Show the experiment: branch, base, frozen set, baseline and best kept
     /// metrics, pending decision.
     Status,

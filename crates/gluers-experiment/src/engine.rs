@@ -29,6 +29,19 @@ pub(crate) struct Ctx {
     pub state: State,
     /// The repository lock, when this command holds it.
     pub lock: Option<EngineLock>,
+    /// Set in a batch worker: where its progress and run log go instead of
+    /// the state and the project's run log (the engine that started it owns
+    /// those).
+    pub worker: Option<WorkerFiles>,
+}
+
+/// The files a batch worker writes in its slot.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerFiles {
+    /// Its progress record ([`crate::state::InProgress`], or `null`).
+    pub progress: PathBuf,
+    /// Its run log.
+    pub run_log: PathBuf,
 }
 
 /// Whether the command needs the lock.
@@ -44,6 +57,9 @@ pub(crate) enum Access {
     /// recovers nor repairs anything, and leaves checking the log to the
     /// caller, so that what is reported is what was found.
     Inspect,
+    /// A batch worker, started by the engine that holds the lock: reads
+    /// the state, never writes it.
+    Worker,
 }
 
 impl Ctx {
@@ -58,7 +74,7 @@ impl Ctx {
         let lock = match access {
             Access::Write => Some(EngineLock::acquire(&paths.lock())?),
             Access::Read => EngineLock::acquire(&paths.lock()).ok(),
-            Access::Inspect => None,
+            Access::Inspect | Access::Worker => None,
         };
         let state = State::load(&paths.state())?.ok_or_else(|| ExperimentError::NoExperiment {
             where_: format!("branch `{branch}`"),
@@ -73,8 +89,9 @@ impl Ctx {
             project_dir,
             state,
             lock,
+            worker: None,
         };
-        if access == Access::Inspect {
+        if matches!(access, Access::Inspect | Access::Worker) {
             return Ok(ctx);
         }
         // Before anything is changed: a broken chain refuses every command,
@@ -82,6 +99,9 @@ impl Ctx {
         ctx.verify_log()?;
         if ctx.lock.is_some() {
             if let Some(note) = ctx.recover_interrupted()? {
+                eprintln!("{note}");
+            }
+            if let Some(note) = crate::batch::recover(&mut ctx)? {
                 eprintln!("{note}");
             }
             let mirror = ctx.log_mirror();
@@ -119,19 +139,38 @@ impl Ctx {
 
     /// Saves the state.
     pub fn save(&self) -> Result<()> {
+        if self.worker.is_some() {
+            return Err(ExperimentError::Sealed(
+                "a batch worker tried to write the experiment state".into(),
+            ));
+        }
         self.state.save(&self.paths.state(), &self.log_key()?)
     }
 
     /// Saves the progress or result of a run (atomic, not synced to disk:
-    /// see [`State::save_progress`]).
+    /// see [`State::save_progress`]); a batch worker records only the run
+    /// in progress, in its slot.
     pub fn save_progress(&self) -> Result<()> {
+        if let Some(w) = &self.worker {
+            let json = serde_json::to_vec(&self.state.in_progress).map_err(|e| {
+                ExperimentError::State {
+                    path: w.progress.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            return crate::fsutil::atomic_replace(&w.progress, &json);
+        }
         self.state
             .save_progress(&self.paths.state(), &self.log_key()?)
     }
 
-    /// The run log in the project folder.
+    /// The run log in the project folder (a batch worker's own, in its
+    /// slot).
     pub fn run_log(&self) -> PathBuf {
-        self.project_dir.join(RUN_LOG_FILE)
+        match &self.worker {
+            Some(w) => w.run_log.clone(),
+            None => self.project_dir.join(RUN_LOG_FILE),
+        }
     }
 
     /// The experiment log copy in the project folder.

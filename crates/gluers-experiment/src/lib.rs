@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod batch;
 mod cli;
 mod commands;
 mod contain;
@@ -149,9 +150,20 @@ pub fn execute(cmd: ExperimentCommand, project: Option<ProjectSpec>) -> Result<E
                 final_test,
             },
         ),
-        ExperimentCommand::Run { message, timeout } => commands::run::run(&dir, &message, timeout),
-        ExperimentCommand::Keep => commands::decide::keep(&dir),
-        ExperimentCommand::Discard => commands::decide::discard(&dir),
+        ExperimentCommand::Run {
+            queued: true,
+            jobs,
+            timeout,
+            ..
+        } => batch::run_queued(&dir, usize::try_from(jobs).unwrap_or(1), timeout),
+        ExperimentCommand::Run {
+            message, timeout, ..
+        } => commands::run::run(&dir, message.as_deref().unwrap_or_default(), timeout),
+        ExperimentCommand::Queue { rev, message } => {
+            batch::queue(&dir, rev.as_deref(), message.as_deref())
+        }
+        ExperimentCommand::Keep { id } => commands::decide::keep(&dir, id),
+        ExperimentCommand::Discard { id } => commands::decide::discard(&dir, id),
         ExperimentCommand::Status => commands::show::status(&dir),
         ExperimentCommand::Log => commands::show::log(&dir),
         ExperimentCommand::Verify => commands::verify::verify(&dir),
@@ -193,5 +205,7 @@ pub fn exit_quietly_on_broken_pipe() {
 /// command line. Call it first thing in `main`, before any thread starts:
 /// `if let Some(code) = gluers_experiment::dispatch() { return code; }`
 pub fn dispatch() -> Option<ExitCode> {
-    sandbox::dispatch().or_else(agent::dispatch_command)
+    sandbox::dispatch()
+        .or_else(agent::dispatch_command)
+        .or_else(batch::worker::dispatch)
 }

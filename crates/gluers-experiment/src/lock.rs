@@ -19,17 +19,18 @@ pub(crate) struct EngineLock {
 }
 
 impl EngineLock {
+    /// Takes the lock at `path`, waiting while a sibling holds it: the
+    /// parallel candidates of a batch take turns this way where they must
+    /// share a folder (a Gluepy evaluator's storage folder).
+    pub fn wait(path: &Path) -> Result<Self> {
+        let file = open(path)?;
+        fs4::FileExt::lock(&file).map_err(|e| ExperimentError::io("lock", path, e))?;
+        Ok(Self { _file: file })
+    }
+
     /// Takes the lock at `path`, failing at once if another command holds it.
     pub fn acquire(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            fsutil::ensure_dir(dir)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| ExperimentError::io("open the lock file", path, e))?;
+        let file = open(path)?;
         match fs4::FileExt::try_lock(&file) {
             Ok(()) => Ok(Self { _file: file }),
             Err(fs4::TryLockError::WouldBlock) => Err(ExperimentError::Locked {
@@ -38,6 +39,19 @@ impl EngineLock {
             Err(fs4::TryLockError::Error(e)) => Err(ExperimentError::io("lock", path, e)),
         }
     }
+}
+
+/// Opens (creating) the lock file at `path`.
+fn open(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        fsutil::ensure_dir(dir)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| ExperimentError::io("open the lock file", path, e))
 }
 
 #[cfg(test)]

@@ -391,7 +391,21 @@ fn run_phases(
             sealed::check(&paths, &state, &mut manifests.sealed)
         })?;
         let sealed = &state.sealed;
-        let eval_root = sealed.eval_root.clone();
+        // The evaluator's folder is the run's own (a batch's siblings
+        // evaluate side by side), except where the evaluator keeps it in
+        // the sealed export (Gluepy's storage folder): there siblings take
+        // turns, the lock held until the metrics are read.
+        let shared_eval = sealed.eval_root != paths.slot(0).eval();
+        let eval_root = if shared_eval {
+            sealed.eval_root.clone()
+        } else {
+            paths.eval()
+        };
+        let _turn = if shared_eval {
+            Some(crate::lock::EngineLock::wait(&paths.dir.join("eval.lock"))?)
+        } else {
+            None
+        };
         let inputs = evaluator::EvalInputs {
             candidate_run: &run_dir,
             run_folder,

@@ -217,6 +217,44 @@ pub(crate) struct PendingRun {
     pub metrics: Metrics,
 }
 
+/// A candidate commit queued for a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Queued {
+    /// Its full hash.
+    pub commit: String,
+    /// The log's description of it.
+    pub description: String,
+}
+
+/// One evaluated candidate of a batch, waiting for its decision or for the
+/// decisions of the candidates before it (rows go to the log in queue
+/// order).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BatchRun {
+    /// The run, as a single run would leave it pending.
+    pub run: PendingRun,
+    /// Why it failed, for crash and timeout.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The decision: `Some(true)` kept, `Some(false)` discarded (or its
+    /// crash/timeout recorded), `None` undecided.
+    #[serde(default)]
+    pub kept: Option<bool>,
+}
+
+/// A batch being evaluated, for recovery after a killed engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BatchRunning {
+    /// The experiment id of its first candidate.
+    pub first_id: u64,
+    /// How many candidates it evaluates.
+    pub count: usize,
+    /// How many slots (parallel workers) it uses.
+    pub jobs: usize,
+    /// The engine's own pid.
+    pub engine_pid: u32,
+}
+
 /// A run that was started and not finished; found here after the engine was
 /// killed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,6 +377,16 @@ pub(crate) struct State {
     pub pending: Option<PendingRun>,
     /// A run that was started and never finished.
     pub in_progress: Option<InProgress>,
+    /// Candidate commits waiting for `run --queued`, in queue order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<Queued>,
+    /// The evaluated candidates of the last batch whose rows are not yet
+    /// in the log, in experiment-id (queue) order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<BatchRun>,
+    /// A batch being evaluated; found here after the engine was killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_running: Option<BatchRunning>,
     /// The keyed hash of every other field under the experiment's log key
     /// ([`State::check_mac`]): a hand edit that does not recompute it with
     /// the key is refused by every command.

@@ -44,6 +44,10 @@ pub(crate) struct StatePaths {
     pub root: PathBuf,
     /// `<root>/experiments/<branch>`.
     pub dir: PathBuf,
+    /// Where one run's own folders live (export, target, tmp, eval): `dir`
+    /// itself, or `dir/slots/<k>` for the k-th parallel candidate of a
+    /// batch (k >= 1), so that siblings never share a folder they write.
+    pub run_dir: PathBuf,
 }
 
 impl StatePaths {
@@ -52,7 +56,43 @@ impl StatePaths {
     pub fn new(git_common_dir: &Path, branch: &str) -> Result<Self> {
         let root = state_root()?.join("repos").join(repo_key(git_common_dir));
         let dir = root.join("experiments").join(slug(branch));
-        Ok(Self { root, dir })
+        Ok(Self {
+            root,
+            run_dir: dir.clone(),
+            dir,
+        })
+    }
+
+    /// The paths of parallel slot `k` of a batch: the same state, log and
+    /// sealed evaluator; slot 0 uses the experiment's own run folders (its
+    /// warm build cache), slot k >= 1 its own under `slots/<k>/`.
+    pub fn slot(&self, k: usize) -> Self {
+        let run_dir = if k == 0 {
+            self.dir.clone()
+        } else {
+            self.dir.join("slots").join(k.to_string())
+        };
+        Self {
+            run_dir,
+            ..self.clone()
+        }
+    }
+
+    /// The progress record of a batch worker in slot `k` (the process group
+    /// it is running), read by recovery after a killed engine.
+    pub fn slot_progress(&self, k: usize) -> PathBuf {
+        self.slot(k).run_dir.join("progress.json")
+    }
+
+    /// The result a batch worker leaves for the engine.
+    pub fn slot_result(&self) -> PathBuf {
+        self.run_dir.join("result.json")
+    }
+
+    /// The run log a batch worker writes (the engine concatenates them in
+    /// queue order into the project's run log).
+    pub fn slot_run_log(&self) -> PathBuf {
+        self.run_dir.join("run.log")
     }
 
     /// Creates the experiment folder and every engine folder above it up to
@@ -104,15 +144,15 @@ impl StatePaths {
     }
     /// The engine's export of the candidate commit (what is built and run).
     pub fn export(&self) -> PathBuf {
-        self.dir.join("export")
+        self.run_dir.join("export")
     }
     /// The export's file list and stat cache (incremental exports).
     pub fn export_manifest(&self) -> PathBuf {
-        self.dir.join("export-manifest.json")
+        self.run_dir.join("export-manifest.json")
     }
     /// Cargo's target folder, reused by every build of the experiment.
     pub fn target(&self) -> PathBuf {
-        self.dir.join("target")
+        self.run_dir.join("target")
     }
     /// The cargo home the engine controls (its own config).
     pub fn cargo_home(&self) -> PathBuf {
@@ -120,11 +160,11 @@ impl StatePaths {
     }
     /// The private temporary folder of the candidate (emptied per run).
     pub fn tmp(&self) -> PathBuf {
-        self.dir.join("tmp")
+        self.run_dir.join("tmp")
     }
     /// The evaluator's fresh folder (its storage root; emptied per run).
     pub fn eval(&self) -> PathBuf {
-        self.dir.join("eval")
+        self.run_dir.join("eval")
     }
     /// The snapshot of the final test's data, by storage-relative path.
     pub fn sealed_final(&self) -> PathBuf {
@@ -136,11 +176,11 @@ impl StatePaths {
     }
     /// The evaluator's private tmp (emptied per run).
     pub fn eval_tmp(&self) -> PathBuf {
-        self.dir.join("eval-tmp")
+        self.run_dir.join("eval-tmp")
     }
     /// Build messages of the last cargo build.
     pub fn build_messages(&self) -> PathBuf {
-        self.dir.join("cargo-messages.jsonl")
+        self.run_dir.join("cargo-messages.jsonl")
     }
 }
 

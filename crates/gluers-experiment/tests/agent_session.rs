@@ -266,3 +266,63 @@ fn a_session_refuses_sealed_data_that_is_in_the_history() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!fx.root.join("ran").exists());
 }
+
+/// A supervised agent proposes two ideas at once: `queue` each through the
+/// socket (the supervisor commits and resets the agent's work tree), `run
+/// --queued --jobs 2`, then `keep ID` and `discard ID`. Driving the engine
+/// without the socket stays refused for the new commands too.
+#[test]
+fn a_supervised_agent_queues_a_batch_and_decides_each_row() {
+    assert!(common::prerequisites());
+    let fx = Fixture::new();
+    fx.init();
+    let (two, three) = (fx.tmp.path().join("two.py"), fx.tmp.path().join("three.py"));
+    std::fs::write(&two, common::tasks_py(2.0, "")).unwrap();
+    std::fs::write(&three, common::tasks_py(3.0, "")).unwrap();
+    let script = r##"
+set -u
+cd "$ROOT/proj"
+OUT="$ROOT/proj/data/batch-output.txt"  # ignored: the tree stays clean
+cp "$TWO" tasks.py
+"$ENGINE" queue -m "offset 2" >> "$OUT" 2>&1 || echo "queue failed" >> "$OUT"
+cp "$THREE" tasks.py
+"$ENGINE" queue -m "offset 3" >> "$OUT" 2>&1 || echo "queue failed" >> "$OUT"
+if env -u GLUERS_AGENT_SOCKET "$ENGINE" run --queued --jobs 2 >/dev/null 2>&1; then echo "direct run ok" >> "$OUT"; fi
+"$ENGINE" run --queued --jobs 2 >> "$OUT" 2>&1 || echo "run failed" >> "$OUT"
+"$ENGINE" keep 1 >> "$OUT" 2>&1 || echo "keep failed" >> "$OUT"
+"$ENGINE" discard 2 >> "$OUT" 2>&1 || echo "discard failed" >> "$OUT"
+"##;
+    let out = agent_cmd(&fx, script, &[("TWO", &two), ("THREE", &three)])
+        .output()
+        .unwrap();
+    let output = read_or_empty(&fx.proj.join("data/batch-output.txt"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{output}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for failed in [
+        "queue failed",
+        "run failed",
+        "keep failed",
+        "discard failed",
+        "direct run ok",
+    ] {
+        assert!(!output.contains(failed), "{failed}:\n{output}");
+    }
+    let rows = fx.rows();
+    let got: Vec<(&str, &str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (r[3].as_str(), r[4].as_str(), r[5].as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mae=2.0;n=3", "keep", "offset 2"),
+            ("mae=3.0;n=3", "discard", "offset 3")
+        ]
+    );
+    assert!(fx.read("tasks.py").contains("OFFSET = 2.0"));
+    fx.engine(&["verify"]).expect(0);
+}

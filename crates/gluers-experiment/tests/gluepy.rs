@@ -188,3 +188,37 @@ fn a_gluepy_project_gets_directions_at_init_and_a_final_test() {
     assert_eq!(rows[2][3], "mae=2.0", "the loop scored the holdout");
     p.engine(&["verify"], 0);
 }
+
+/// A batch on a real Gluepy project: three configuration candidates, two at
+/// a time. Gluepy's sealed evaluator keeps its storage folder inside the
+/// sealed export, so the siblings' evaluations take turns there while
+/// their work tasks run side by side; every row gets its own metric.
+#[test]
+fn a_batch_on_a_real_gluepy_project_scores_each_candidate() {
+    let python = python();
+    let p = Project::new(&python);
+    p.init(&[]);
+    for offset in ["2.0", "3.0", "4.0"] {
+        std::fs::write(
+            p.root.join("configs/context.yaml"),
+            format!("forecast:\n  offset: {offset}\n"),
+        )
+        .unwrap();
+        p.engine(&["queue", "-m", &format!("offset {offset}")], 0);
+    }
+    p.engine(&["run", "--queued", "--jobs", "2"], 0);
+    p.engine(&["discard", "3"], 0);
+    p.engine(&["keep", "1"], 0);
+    p.engine(&["discard", "2"], 0);
+    let got: Vec<(String, String)> = p.rows()[1..]
+        .iter()
+        .map(|r| (r[3].clone(), r[4].clone()))
+        .collect();
+    let want = [
+        ("mae=2.0", "keep"),
+        ("mae=3.0", "discard"),
+        ("mae=4.0", "discard"),
+    ];
+    assert_eq!(got, want.map(|(m, s)| (m.to_string(), s.to_string())));
+    p.engine(&["verify"], 0);
+}

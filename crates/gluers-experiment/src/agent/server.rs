@@ -100,8 +100,9 @@ fn serve(mut stream: UnixStream, shared: &Shared) {
     let mut command = request.command;
     let client_out = match &mut command {
         ExperimentCommand::Run { .. }
-        | ExperimentCommand::Keep
-        | ExperimentCommand::Discard
+        | ExperimentCommand::Queue { .. }
+        | ExperimentCommand::Keep { .. }
+        | ExperimentCommand::Discard { .. }
         | ExperimentCommand::Status
         | ExperimentCommand::Log
         | ExperimentCommand::Verify => None,

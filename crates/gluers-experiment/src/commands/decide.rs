@@ -9,7 +9,8 @@ use crate::error::{ExperimentError, Result};
 use crate::explog::{self, Row, Status};
 use crate::state::{Outcome, PendingRun};
 
-fn row(ctx: &Ctx, p: &PendingRun, status: Status) -> Result<Row> {
+/// The log row of a decided run.
+pub(crate) fn row(ctx: &Ctx, p: &PendingRun, status: Status) -> Result<Row> {
     Ok(Row {
         experiment_id: p.experiment_id,
         timestamp: p.timestamp.clone(),
@@ -35,20 +36,34 @@ pub(crate) fn append_row(ctx: &mut Ctx, r: &Row) -> Result<()> {
     Ok(())
 }
 
-fn pending(ctx: &Ctx) -> Result<PendingRun> {
-    ctx.state
+/// The pending run; `id`, when given, must name it.
+fn pending(ctx: &Ctx, id: Option<u64>) -> Result<PendingRun> {
+    let p = ctx
+        .state
         .pending
         .clone()
         .ok_or_else(|| ExperimentError::NoPending {
             prog: ctx.state.prog.clone(),
-        })
+        })?;
+    match id {
+        Some(id) if id != p.experiment_id => Err(ExperimentError::Usage(format!(
+            "experiment {id} is not waiting for a decision; experiment {} is",
+            p.experiment_id
+        ))),
+        _ => Ok(p),
+    }
 }
 
-/// `experiment keep`: logs the pending run as kept; the branch continues
+/// `experiment keep [ID]`: logs the pending run as kept (a batch's row:
+/// [`crate::batch::decide`]); the branch continues
 /// from its commit.
-pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
+pub(crate) fn keep(dir: &Path, id: Option<u64>) -> Result<ExitCode> {
     let mut ctx = Ctx::open(dir, Access::Write)?;
-    let p = pending(&ctx)?;
+    if !ctx.state.batch.is_empty() {
+        drop(ctx);
+        return crate::batch::decide::decide(dir, id, true);
+    }
+    let p = pending(&ctx, id)?;
     if p.outcome != Outcome::Ok {
         return Err(ExperimentError::CannotKeepFailed {
             id: p.experiment_id,
@@ -118,11 +133,16 @@ pub(crate) fn keep(dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `experiment discard`: logs the pending run (discard, crash or timeout)
+/// `experiment discard [ID]`: logs the pending run (a batch's row:
+/// [`crate::batch::decide`]) (discard, crash or timeout)
 /// and resets the branch to the last kept commit; refuses a dirty tree.
-pub(crate) fn discard(dir: &Path) -> Result<ExitCode> {
+pub(crate) fn discard(dir: &Path, id: Option<u64>) -> Result<ExitCode> {
     let mut ctx = Ctx::open(dir, Access::Write)?;
-    let p = pending(&ctx)?;
+    if !ctx.state.batch.is_empty() {
+        drop(ctx);
+        return crate::batch::decide::decide(dir, id, false);
+    }
+    let p = pending(&ctx, id)?;
     ctx.repo.require_clean(
         &ctx.status_ignore(),
         "discard resets the branch and would lose them: commit them (they are then discarded too) or `git stash` them, then retry",

@@ -24,13 +24,8 @@ use crate::state::{FinalResult, Outcome};
 /// `experiment finish`.
 pub(crate) fn finish(dir: &Path) -> Result<ExitCode> {
     let mut ctx = Ctx::open(dir, Access::Write)?;
-    if let Some(p) = &ctx.state.pending {
-        return Err(ExperimentError::PendingDecision {
-            id: p.experiment_id,
-            status: p.outcome.word().into(),
-            prog: ctx.state.prog.clone(),
-        });
-    }
+    // A pending run, or a batch's rows: their ids come before the final row's.
+    crate::batch::refuse_undecided(&ctx)?;
     if ctx.state.final_test.is_empty() {
         return Err(ExperimentError::NoFinalTest);
     }

@@ -497,6 +497,9 @@ impl Setup<'_> {
             next_id: 0,
             pending: None,
             in_progress: None,
+            queue: Vec::new(),
+            batch: Vec::new(),
+            batch_running: None,
             mac: None,
         };
         state.save(&paths.state(), &key)?;
@@ -513,6 +516,7 @@ impl Setup<'_> {
             project_dir: resolved.project_dir.clone(),
             state,
             lock: Some(lock),
+            worker: None,
         };
         let req = runner::Request {
             experiment_id: 0,

@@ -26,6 +26,20 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
             prog: ctx.state.prog.clone(),
         });
     }
+    if !ctx.state.batch.is_empty() {
+        let ids: Vec<String> = ctx
+            .state
+            .batch
+            .iter()
+            .filter(|b| b.kept.is_none())
+            .map(|b| b.run.experiment_id.to_string())
+            .collect();
+        return Err(ExperimentError::Usage(format!(
+            "the last batch's experiments {} are still waiting for a decision; decide each with `{prog} keep ID` or `{prog} discard ID` first",
+            ids.join(", "),
+            prog = ctx.state.prog
+        )));
+    }
     if message.trim().is_empty() {
         return Err(ExperimentError::Usage(
             "the description is empty; say what changed with -m \"...\"".into(),
@@ -170,9 +184,9 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
 }
 
 /// What [`commit`] did.
-struct Committed {
+pub(crate) struct Committed {
     /// How many changed paths were committed (0: HEAD runs as it is).
-    paths: usize,
+    pub paths: usize,
     /// The configuration files among them (`configs/*.yaml` of the
     /// project).
     configs: Vec<String>,
@@ -192,7 +206,7 @@ struct Hashes {
 
 /// Commits the pending changes with `message` (the engine's own files left
 /// out).
-fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
+pub(crate) fn commit(ctx: &Ctx, message: &str) -> Result<Committed> {
     let ignore = ctx.status_ignore();
     let mut tree = ctx.repo.head_and_dirty_paths(&ignore)?;
     let cargo = matches!(ctx.state.project, StoredProject::Cargo { .. });

@@ -122,7 +122,26 @@ pub(crate) fn status(dir: &Path) -> Result<ExitCode> {
             s.prog,
             s.prog
         ),
-        None => println!("pending       none"),
+        None if s.batch.is_empty() => println!("pending       none"),
+        None => {
+            println!(
+                "batch         {} row(s) waiting: decide each with `{} keep ID` (at most one) or `{} discard ID`",
+                s.batch.len(),
+                s.prog,
+                s.prog
+            );
+            crate::batch::print_batch(&ctx);
+        }
+    }
+    if !s.queue.is_empty() {
+        println!(
+            "queue         {} candidate(s) for `{} run --queued --jobs N`",
+            s.queue.len(),
+            s.prog
+        );
+        for (i, q) in s.queue.iter().enumerate() {
+            println!("  {:<3} {}  {}", i + 1, short(&q.commit), q.description);
+        }
     }
     if let (Some(ip), None) = (&s.in_progress, &ctx.lock) {
         println!(
