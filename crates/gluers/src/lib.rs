@@ -57,6 +57,7 @@
 //! reached through [`Project::main`], not linked one by one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "airflow")]
 mod airflow;
 mod atomic;
 mod cli;

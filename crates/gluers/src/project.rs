@@ -281,6 +281,7 @@ impl Project {
                     self.ops.as_deref(),
                 )
             }
+            #[cfg(feature = "airflow")]
             BuiltinCommand::Airflow(args) => cli::airflow::execute(
                 args,
                 &registry,

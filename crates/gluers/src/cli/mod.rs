@@ -1,5 +1,6 @@
 //! The command line of a project binary (`cargo manage ...`).
 
+#[cfg(feature = "airflow")]
 pub mod airflow;
 pub mod dag;
 pub mod logging;
@@ -9,6 +10,7 @@ pub mod worker;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "airflow")]
 pub use airflow::AirflowArgs;
 pub use dag::DagArgs;
 
@@ -54,6 +56,7 @@ pub enum BuiltinCommand {
     /// List the registered DAGs and their tasks.
     List,
     /// Generate Airflow DAG files from this project's DAGs.
+    #[cfg(feature = "airflow")]
     Airflow(AirflowArgs),
     /// Add a module (a DAG, a task, its config) to this project and wire it into main.rs.
     Startmodule {

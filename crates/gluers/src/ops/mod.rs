@@ -237,9 +237,10 @@ fn open_mlflow(settings: &Settings) -> crate::Result<Arc<dyn OpsBackend>> {
 
 #[cfg(not(feature = "mlflow"))]
 fn open_mlflow(_settings: &Settings) -> crate::Result<Arc<dyn OpsBackend>> {
-    Err(crate::GluersError::Other(
+    Err(OpsError::Config(
         "settings: [ops] backend = \"mlflow\" needs gluers built with its `mlflow` feature: \
          add features = [\"mlflow\"] to the gluers dependency in Cargo.toml"
             .into(),
-    ))
+    )
+    .into())
 }
