@@ -395,6 +395,16 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The experiment ids of the last batch's rows still waiting for a
+    /// keep or a discard, in queue order.
+    pub fn undecided_batch(&self) -> Vec<u64> {
+        self.batch
+            .iter()
+            .filter(|b| b.kept.is_none())
+            .map(|b| b.run.experiment_id)
+            .collect()
+    }
+
     /// Every storage path the candidate must not read: the evaluation-only
     /// data and the final test's.
     pub fn sealed_storage(&self) -> Vec<String> {

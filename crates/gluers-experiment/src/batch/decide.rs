@@ -22,13 +22,7 @@ pub(crate) fn decide(dir: &Path, id: Option<u64>, keep: bool) -> Result<ExitCode
     let mut ctx = Ctx::open(dir, Access::Write)?;
     let prog = ctx.state.prog.clone();
     let word = if keep { "keep" } else { "discard" };
-    let waiting: Vec<u64> = ctx
-        .state
-        .batch
-        .iter()
-        .filter(|b| b.kept.is_none())
-        .map(|b| b.run.experiment_id)
-        .collect();
+    let waiting = ctx.state.undecided_batch();
     let list = waiting
         .iter()
         .map(u64::to_string)
@@ -123,10 +117,9 @@ pub(crate) fn decide(dir: &Path, id: Option<u64>, keep: bool) -> Result<ExitCode
     }
     let waiting: Vec<String> = ctx
         .state
-        .batch
+        .undecided_batch()
         .iter()
-        .filter(|b| b.kept.is_none())
-        .map(|b| b.run.experiment_id.to_string())
+        .map(u64::to_string)
         .collect();
     if !waiting.is_empty() {
         println!("still waiting for a decision: {}", waiting.join(", "));

@@ -29,10 +29,9 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
     if !ctx.state.batch.is_empty() {
         let ids: Vec<String> = ctx
             .state
-            .batch
+            .undecided_batch()
             .iter()
-            .filter(|b| b.kept.is_none())
-            .map(|b| b.run.experiment_id.to_string())
+            .map(u64::to_string)
             .collect();
         return Err(ExperimentError::Usage(format!(
             "the last batch's experiments {} are still waiting for a decision; decide each with `{prog} keep ID` or `{prog} discard ID` first",
