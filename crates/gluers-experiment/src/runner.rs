@@ -52,6 +52,15 @@ pub(crate) struct Finished {
     pub warnings: Vec<String>,
 }
 
+impl Finished {
+    /// Prints the warnings on stderr, one line each.
+    pub fn print_warnings(&self) {
+        for w in &self.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
 /// A fresh run id and its run folder (`runs/YYYY/M/D/<uuid>`, UTC, month and
 /// day not zero-padded, as Gluepy names them).
 fn new_run_folder() -> (String, String, String) {

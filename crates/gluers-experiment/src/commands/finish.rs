@@ -70,9 +70,7 @@ pub(crate) fn finish(dir: &Path) -> Result<ExitCode> {
     let finished = runner::run(&mut ctx, &req)?;
     // The final evaluation is recorded, never decided.
     ctx.state.pending = None;
-    for w in &finished.warnings {
-        eprintln!("warning: {w}");
-    }
+    finished.print_warnings();
     let p = finished.pending;
     if p.outcome != Outcome::Ok {
         ctx.save()?;
@@ -82,10 +80,7 @@ pub(crate) fn finish(dir: &Path) -> Result<ExitCode> {
             p.duration_secs,
             p.run_id
         );
-        if let Some(reason) = &finished.reason {
-            println!("  {reason}");
-        }
-        super::print_tail(&ctx.run_log());
+        super::print_failure(finished.reason.as_deref(), &ctx.run_log());
         return Ok(ExitCode::from(1));
     }
     let row = Row {

@@ -527,9 +527,7 @@ impl Setup<'_> {
             final_test: false,
         };
         let finished = runner::run(&mut ctx, &req)?;
-        for w in &finished.warnings {
-            eprintln!("warning: {w}");
-        }
+        finished.print_warnings();
         let p = finished.pending;
         if p.outcome != crate::state::Outcome::Ok {
             eprintln!("{}", finished.reason.unwrap_or_default());

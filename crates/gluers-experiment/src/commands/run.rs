@@ -93,9 +93,7 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
         final_test: false,
     };
     let finished = runner::run(&mut ctx, &req)?;
-    for w in &finished.warnings {
-        eprintln!("warning: {w}");
-    }
+    finished.print_warnings();
     let p = &finished.pending;
     let prog = &ctx.state.prog;
     let timings = Timings {
@@ -111,10 +109,7 @@ pub(crate) fn run(dir: &Path, message: &str, timeout: Option<u64>) -> Result<Exi
             p.duration_secs,
             p.run_id
         );
-        if let Some(reason) = &finished.reason {
-            println!("  {reason}");
-        }
-        super::print_tail(&ctx.run_log());
+        super::print_failure(finished.reason.as_deref(), &ctx.run_log());
         println!();
         println!(
             "record it:  {prog} discard    # logs `{}` and resets to {kept_short} (last kept)",
